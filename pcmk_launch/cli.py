@@ -1,0 +1,216 @@
+"""Command line: the imperative shell around the pure core.
+
+pcmk-launch                 validate, write corosync.conf, then supervise (PID 1)
+pcmk-launch --dry-run       print the plan and the config; write and start nothing
+pcmk-launch render          validate and write the files, then exit
+pcmk-launch COMMAND ARGS    run COMMAND instead (docker-entrypoint convention)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+
+from . import __version__
+from .errors import ConfigError, ExitCode
+
+SUBCOMMANDS = ("run", "render")
+DEFAULT_COROSYNC_CONF = "/etc/corosync/corosync.conf"
+DEFAULT_CIB = "/var/lib/pacemaker/cib/cib.xml"
+# Directories the packages create; an empty volume mounted over them must get them back.
+STATE_DIRS = (
+    ("/var/lib/pacemaker/cib", 0o750),
+    ("/var/lib/pacemaker/pengine", 0o750),
+    ("/var/lib/pacemaker/blackbox", 0o750),
+    ("/var/lib/pacemaker/cores", 0o750),
+    ("/var/log/pacemaker", 0o770),
+)
+
+
+def log(message: str) -> None:
+    print(f"[pcmk-launch] {message}", flush=True)
+
+
+def error(message: str) -> None:
+    print(f"pcmk-launch: {message}", file=sys.stderr, flush=True)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pcmk-launch",
+        description="Render corosync.conf from PCMK_* variables, then run corosync and "
+        "pacemakerd as PID 1 of a container. Any other first word is run as a command.",
+        epilog="Exit codes: 0 clean stop, 2 bad configuration, 3 corosync failed to start, "
+        "4 a daemon died, 5 a daemon had to be SIGKILLed.",
+    )
+    p.add_argument("--version", action="version", version=f"pcmk-launch {__version__}")
+    p.add_argument("command", nargs="?", choices=SUBCOMMANDS, default="run", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the plan and corosync.conf; change nothing"
+    )
+    p.add_argument("--corosync-conf", default=DEFAULT_COROSYNC_CONF, metavar="PATH")
+    p.add_argument("--cib-file", default=DEFAULT_CIB, metavar="PATH", help="CIB to seed if absent")
+    p.add_argument(
+        "--check", action="store_true", help="also test the rendered file with `corosync -t`"
+    )
+    return p
+
+
+def load_cluster(env: Mapping[str, str]):
+    from . import addresses, settings
+
+    return settings.load(env, addresses.read_interfaces())
+
+
+def check_with_corosync(path: str) -> None:
+    """Run the real `corosync -t` on a rendered file (needs the local node to match)."""
+    if not shutil.which("corosync"):
+        raise ConfigError("--check needs the corosync binary, which is not installed here.")
+    result = subprocess.run(
+        ["corosync", "-t", "-c", path], capture_output=True, text=True, timeout=30
+    )
+    if result.returncode != 0:
+        out = (result.stderr + result.stdout).strip().replace("\n", " | ")
+        raise ConfigError(f"corosync -t refused the rendered config: {out}")
+
+
+def write_config(text: str, path: str, check: bool) -> None:
+    from .fsutil import atomic_write
+
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ConfigError(
+            f"--corosync-conf {path}: directory {directory} does not exist. "
+            "Fix: create it or point --corosync-conf elsewhere."
+        )
+    if check:
+        # Test a full copy beside the target first, so a refused file never replaces a good one.
+        probe = path + ".check"
+        atomic_write(probe, text.encode())
+        try:
+            check_with_corosync(probe)
+        finally:
+            os.unlink(probe)
+    atomic_write(path, text.encode(), mode=0o644)
+
+
+def hacluster_ids() -> tuple[int, int] | None:
+    import grp
+    import pwd
+
+    try:
+        return pwd.getpwnam("hacluster").pw_uid, grp.getgrnam("haclient").gr_gid
+    except KeyError:
+        return None
+
+
+def ensure_state_dirs() -> None:
+    """Recreate missing package directories (an empty volume hides the image's ones)."""
+    ids = hacluster_ids()
+    if ids is None or os.geteuid() != 0:
+        return
+    for path, mode in STATE_DIRS:
+        if not os.path.isdir(path):
+            os.makedirs(path, mode=mode, exist_ok=True)
+            os.chown(path, *ids)
+
+
+def seed_cib(cluster, path: str) -> str | None:
+    """Write a first CIB with the configured properties, only where none exists."""
+    from . import cib
+    from .fsutil import atomic_write
+
+    props = cluster.settings.cluster_properties
+    if not props or os.path.exists(path):
+        return None
+    if not shutil.which("cibadmin"):
+        return "cibadmin not found; CIB not seeded"
+    empty = subprocess.run(
+        ["cibadmin", "--empty"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    atomic_write(path, cib.seed(empty, props).encode(), mode=0o600, owner=hacluster_ids())
+    return "seeded a new CIB with " + " ".join(f"{k}={v}" for k, v in props)
+
+
+def render_files(args: argparse.Namespace, env: Mapping[str, str]):
+    from . import corosync_conf
+
+    cluster = load_cluster(env)
+    text = corosync_conf.render(cluster)
+    if args.dry_run:
+        from . import plan
+
+        paths = {"corosync_conf": args.corosync_conf, "cib": args.cib_file}
+        sys.stdout.write("pcmk-launch dry run: nothing is written or started.\n")
+        sys.stdout.write(plan.describe(cluster, paths))
+        sys.stdout.write(f"--- {args.corosync_conf} ---\n{text}")
+        if args.check:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                write_config(text, os.path.join(tmp, "corosync.conf"), check=True)
+            sys.stdout.write("corosync -t: the rendered config is valid\n")
+        return cluster
+    ensure_state_dirs()
+    write_config(text, args.corosync_conf, args.check)
+    log(f"wrote {args.corosync_conf} ({describe_local(cluster)})")
+    note = seed_cib(cluster, args.cib_file)
+    if note:
+        log(note)
+    return cluster
+
+
+def describe_local(cluster) -> str:
+    if cluster.standalone:
+        return "standalone one-node cluster"
+    return f"{len(cluster.nodes)} nodes, this host is nodeid {cluster.local.nodeid}"
+
+
+def exec_command(argv: Sequence[str]) -> int:
+    """Run a user command instead of the cluster, as docker-entrypoint scripts do."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    try:
+        os.execvp(argv[0], list(argv))
+    except OSError as exc:
+        error(f"cannot run {argv[0]!r}: {exc.strerror}")
+        return 127 if isinstance(exc, FileNotFoundError) else 126
+
+
+def supervise(args: argparse.Namespace, cluster) -> int:
+    """Replace this process with the lean supervisor: same PID, signal mask kept."""
+    s = cluster.settings
+    argv = [
+        sys.executable,
+        "-m",
+        "pcmk_launch.supervisor",
+        f"--corosync-conf={args.corosync_conf}",
+        f"--start-timeout={s.start_timeout:g}",
+        f"--stop-timeout={s.stop_timeout:g}",
+        f"--corosync-stop-timeout={s.corosync_stop_timeout:g}",
+    ]
+    os.execv(sys.executable, argv)
+    return ExitCode.INTERNAL  # not reached
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    env = os.environ if env is None else env
+    if argv and not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS:
+        return exec_command(argv)
+    args = parser().parse_args(argv)
+    if args.command != "run" or args.dry_run:
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())  # a plain tool: Ctrl-C works
+    try:
+        cluster = render_files(args, env)
+    except ConfigError as exc:
+        error(exc.message())
+        return exc.exit_code
+    if args.command == "render" or args.dry_run:
+        return ExitCode.OK
+    return supervise(args, cluster)

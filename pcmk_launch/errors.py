@@ -1,0 +1,55 @@
+"""The one error type that carries a message for the operator, and the exit codes."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of the launcher; documented in the README."""
+
+    OK = 0
+    INTERNAL = 1  # a bug: unexpected exception
+    CONFIG = 2  # bad environment, flags or files; nothing was written or started
+    COROSYNC_START = 3  # corosync exited or never became ready during start-up
+    DAEMON_DIED = 4  # corosync or pacemakerd died while the cluster was running
+    KILLED = 5  # a daemon ignored SIGTERM for its whole grace period and was SIGKILLed
+
+
+class ConfigError(Exception):
+    """Bad configuration. Carries every problem found, not just the first."""
+
+    exit_code = ExitCode.CONFIG
+
+    def __init__(self, problems: list[str] | str):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        n = len(self.problems)
+        head = (
+            "configuration refused: 1 problem" if n == 1 else f"configuration refused: {n} problems"
+        )
+        lines = [head + " (nothing was written or started):"]
+        lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+class Problems:
+    """Collects validation problems so all of them are reported at once (pcs style)."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, text: str) -> None:
+        self.items.append(text)
+
+    def extend(self, other: Problems) -> None:
+        self.items.extend(other.items)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ConfigError(self.items)

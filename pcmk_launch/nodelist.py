@@ -1,0 +1,191 @@
+"""Parse and check PCMK_NODE_LIST: pure functions over a string and an injected resolver.
+
+Syntax: entries separated by whitespace; an entry is ADDR, NAME=ADDR or NAME=ADDR,ADDR,...
+(one ADDR per knet link). Node ids are 1..N by position, so every host that is given the
+same list writes the same nodelist.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from .errors import Problems
+
+VAR = "PCMK_NODE_LIST"
+MAX_NODES = 32  # corosync's and pacemaker's supported maximum
+MAX_LINKS = 8  # knet's maximum number of links
+MAX_TEXT = 4096
+
+# A node name is what pacemaker shows and pcs uses: a hostname-like word.
+NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62})\Z")
+HOST_LABEL_RE = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
+
+Resolver = Callable[[str], list[str]]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of the list as written, before name resolution."""
+
+    position: int  # 1-based, becomes the nodeid
+    text: str
+    name: str | None
+    hosts: tuple[str, ...]  # address literals or hostnames, one per link
+
+
+@dataclass(frozen=True)
+class Node:
+    """A cluster node: nodeid, optional name, one resolved address per link."""
+
+    nodeid: int
+    name: str | None
+    addrs: tuple[str, ...]
+    text: str  # the entry as the operator wrote it, for messages
+
+
+def show(value: str, limit: int = 60) -> str:
+    """Quote a value for an error message: escaped, and cut if absurdly long."""
+    text = value if len(value) <= limit else value[:limit] + "..."
+    return repr(text)
+
+
+def _is_hostname(text: str) -> bool:
+    if len(text) > 253 or text.endswith("."):
+        return False
+    labels = text.split(".")
+    return all(HOST_LABEL_RE.match(label) for label in labels) and not labels[-1].isdigit()
+
+
+def parse_address(text: str) -> str | None:
+    """Return the canonical form of an IP literal (IPv6 may be in brackets), else None."""
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def parse(text: str, problems: Problems) -> list[Entry]:
+    """Split the list into entries and check their syntax; record every problem."""
+    if len(text) > MAX_TEXT:
+        problems.add(f"{VAR} is {len(text)} characters long; at most {MAX_TEXT} are accepted.")
+        return []
+    entries: list[Entry] = []
+    for position, word in enumerate(text.split(), start=1):
+        where = f"{VAR} entry {position} {show(word)}"
+        name: str | None = None
+        rest = word
+        if "=" in word:
+            name, _, rest = word.partition("=")
+            if not NAME_RE.match(name):
+                problems.add(
+                    f"{where}: {show(name)} is not a valid node name. Fix: use letters, digits, "
+                    "'.', '_' or '-' (at most 63, starting with a letter or digit), "
+                    "as in node1=192.0.2.1."
+                )
+                continue
+        hosts = rest.split(",")
+        bad = [h for h in hosts if not (parse_address(h) or _is_hostname(h))]
+        if not rest or bad:
+            what = "has no address" if not rest else f"{show(bad[0])} is not an address or hostname"
+            problems.add(
+                f"{where}: {what}. Fix: write ADDR, NAME=ADDR or NAME=ADDR,ADDR (IPv4, IPv6 or "
+                "a hostname), entries separated by spaces."
+            )
+            continue
+        if len(hosts) > MAX_LINKS:
+            problems.add(
+                f"{where}: {len(hosts)} links; knet supports at most {MAX_LINKS}. "
+                "Fix: give at most 8 addresses per node."
+            )
+            continue
+        if len(hosts) > 1 and name is None:
+            problems.add(
+                f"{where}: several links need a node name (corosync refuses them otherwise). "
+                f"Fix: write NAME={rest}."
+            )
+            continue
+        entries.append(Entry(position, word, name, tuple(hosts)))
+    if len(entries) > MAX_NODES:
+        problems.add(f"{VAR} has {len(entries)} nodes; at most {MAX_NODES} are supported.")
+    return entries
+
+
+def resolve(entries: Iterable[Entry], resolver: Resolver, problems: Problems) -> list[Node]:
+    """Turn entries into nodes, resolving hostnames; an address literal is taken as it is.
+
+    A hostname that resolves to several addresses gives its first IPv4 address (else its
+    first IPv6 one), so the written config does not depend on resolver order tricks.
+    """
+    nodes: list[Node] = []
+    for entry in entries:
+        addrs: list[str] = []
+        for host in entry.hosts:
+            literal = parse_address(host)
+            if literal:
+                addrs.append(literal)
+                continue
+            found = [a for a in (parse_address(x) for x in resolver(host)) if a]
+            if not found:
+                problems.add(
+                    f"{VAR} entry {entry.position} {show(entry.text)}: hostname {show(host)} "
+                    "does not resolve. Fix: use an IP address, or make the name resolvable "
+                    "in the container (DNS, or --add-host NAME:ADDR)."
+                )
+                break
+            v4 = [a for a in found if ipaddress.ip_address(a).version == 4]
+            addrs.append((v4 or found)[0])
+        else:
+            nodes.append(Node(entry.position, entry.name, tuple(addrs), entry.text))
+    return nodes
+
+
+def check(nodes: list[Node], problems: Problems) -> None:
+    """Checks across nodes: duplicates, link counts, address families, loopback."""
+    seen_addr: dict[str, int] = {}
+    seen_name: dict[str, int] = {}
+    for node in nodes:
+        for addr in node.addrs:
+            if addr in seen_addr:
+                problems.add(
+                    f"{VAR}: address {addr} is given twice (entries {seen_addr[addr]} and "
+                    f"{node.nodeid}). Fix: every node needs addresses of its own."
+                )
+            seen_addr.setdefault(addr, node.nodeid)
+        if node.name is not None:
+            key = node.name.lower()
+            if key in seen_name:
+                problems.add(
+                    f"{VAR}: node name {show(node.name)} is given twice (entries "
+                    f"{seen_name[key]} and {node.nodeid}). Fix: give every node its own name."
+                )
+            seen_name.setdefault(key, node.nodeid)
+    if len(nodes) > 1:
+        for node in nodes:
+            loop = [a for a in node.addrs if ipaddress.ip_address(a).is_loopback]
+            if loop:
+                problems.add(
+                    f"{VAR} entry {node.nodeid} {show(node.text)}: {loop[0]} is a loopback "
+                    "address, which other hosts cannot reach. Fix: use the host's own static "
+                    "address (for a hostname, check /etc/hosts does not map it to 127.x)."
+                )
+    counts = {len(n.addrs) for n in nodes}
+    if len(counts) > 1:
+        detail = ", ".join(f"entry {n.nodeid} has {len(n.addrs)}" for n in nodes)
+        problems.add(
+            f"{VAR}: nodes have different numbers of links ({detail}). "
+            "Fix: give every node the same number of addresses."
+        )
+        return
+    links = counts.pop() if counts else 0
+    for link in range(links):
+        versions = {ipaddress.ip_address(n.addrs[link]).version for n in nodes}
+        if len(versions) > 1:
+            problems.add(
+                f"{VAR}: link {link} mixes IPv4 and IPv6 addresses. Fix: all addresses of "
+                f"link {link} (position {link + 1} in each entry) must be of one family."
+            )

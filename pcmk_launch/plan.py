@@ -1,0 +1,37 @@
+"""The human-readable plan that --dry-run prints (pure)."""
+
+from __future__ import annotations
+
+from .settings import Cluster
+
+
+def describe(cluster: Cluster, paths: dict[str, str]) -> str:
+    s = cluster.settings
+    lines = []
+    if cluster.standalone:
+        lines.append("mode: standalone one-node cluster (PCMK_NODE_LIST is empty)")
+    else:
+        links = len(cluster.nodes[0].addrs)
+        lines.append(
+            f"mode: cluster of {len(cluster.nodes)} nodes, transport {s.transport}, "
+            f"{links} link{'s' if links > 1 else ''}"
+        )
+    lines.append(f"cluster name: {s.cluster_name}")
+    lines.append(f"local node: nodeid {cluster.local.nodeid} ({cluster.local.text})")
+    lines.append("nodes:")
+    for n in cluster.nodes:
+        name = n.name or "(this host's hostname)"
+        mark = "   <- this host" if n is cluster.local else ""
+        lines.append(f"  nodeid {n.nodeid:<3} {', '.join(n.addrs):<32} name: {name}{mark}")
+    quorum = " ".join(f"{k}={v}" for k, v in cluster.quorum) or "corosync defaults"
+    lines.append(f"quorum: {quorum}")
+    lines.append(f"would write: {paths['corosync_conf']}")
+    props = " ".join(f"{k}={v}" for k, v in s.cluster_properties)
+    if props:
+        lines.append(f"would seed a new CIB at {paths['cib']} with {props} (only if none exists)")
+    lines.append("would start: corosync -f, wait until it is ready, then pacemakerd")
+    lines.append(
+        f"timeouts: start {s.start_timeout:g}s, pacemaker stop {s.stop_timeout:g}s, "
+        f"corosync stop {s.corosync_stop_timeout:g}s"
+    )
+    return "\n".join(lines) + "\n"

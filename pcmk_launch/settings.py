@@ -1,0 +1,231 @@
+"""Settings from the environment: one dataclass, validated as a whole (every problem at once).
+
+Pure: takes a mapping (os.environ in production, a dict in tests) and an interface table.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from . import addresses, nodelist
+from .errors import Problems
+from .nodelist import Node, show
+
+CLUSTER_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+PROPERTY_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,63}\Z")
+PROPERTY_VALUE_RE = re.compile(r"[A-Za-z0-9_.:+-]{1,64}\Z")
+TRANSPORTS = ("knet", "udpu")
+
+# Defaults worth a comment: dc-deadtime=2s lets fresh nodes elect a DC in a few seconds
+# instead of pacemaker's 20 s wait for peers that are already there.
+DEFAULT_PROPERTIES = "dc-deadtime=2s"
+
+# variable -> (default, one-line description); the README's table is checked against this.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "PCMK_NODE_LIST": (
+        "",
+        "cluster nodes: ADDR, NAME=ADDR or NAME=ADDR,ADDR... ; empty: standalone",
+    ),
+    "PCMK_CLUSTER_NAME": ("docker", "corosync cluster_name"),
+    "PCMK_TRANSPORT": ("knet", "knet, or udpu (one link only)"),
+    "PCMK_TOKEN_TIMEOUT": ("", "totem token timeout in ms (corosync's default: 3000)"),
+    "PCMK_CONSENSUS_TIMEOUT": ("", "totem consensus timeout in ms (default: 1.2 x token)"),
+    "PCMK_QUORUM": ("", "votequorum options as key=value words"),
+    "PCMK_CLUSTER_PROPERTIES": (DEFAULT_PROPERTIES, "properties seeded into a new CIB only"),
+    "PCMK_START_TIMEOUT": ("60", "seconds corosync may take to become ready"),
+    "PCMK_STOP_TIMEOUT": ("90", "seconds pacemaker may take to stop (resources move away)"),
+    "PCMK_COROSYNC_STOP_TIMEOUT": ("20", "seconds corosync may take to leave after pacemaker"),
+}
+
+QUORUM_BOOL = ("wait_for_all", "last_man_standing", "auto_tie_breaker", "two_node")
+QUORUM_INT = ("last_man_standing_window", "expected_votes")
+QUORUM_KEYS = QUORUM_BOOL + QUORUM_INT + ("auto_tie_breaker_node",)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the launcher reads from the environment, validated."""
+
+    node_list: str = ""
+    cluster_name: str = "docker"
+    transport: str = "knet"
+    token_ms: int | None = None
+    consensus_ms: int | None = None
+    quorum: tuple[tuple[str, str], ...] = ()
+    cluster_properties: tuple[tuple[str, str], ...] = (("dc-deadtime", "2s"),)
+    start_timeout: float = 60.0
+    stop_timeout: float = 90.0
+    corosync_stop_timeout: float = 20.0
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """What corosync.conf is rendered from: settings plus the checked nodes."""
+
+    settings: Settings
+    nodes: tuple[Node, ...]
+    local: Node
+    standalone: bool
+    quorum: tuple[tuple[str, str], ...] = field(default=())  # with two_node filled in
+
+
+def _number(env: Mapping[str, str], var: str, low: int, high: int, unit: str, problems: Problems):
+    raw = env.get(var, VARIABLES[var][0]).strip()
+    if raw == "":
+        return None
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        problems.add(
+            f"{var}={show(raw)} is not a whole number of {unit} from {low} to {high}. "
+            f"Fix: set e.g. {var}={max(low, min(high, 3000 if unit == 'ms' else 60))}, or unset it."
+        )
+        return None
+    return int(raw)
+
+
+def _pairs(env: Mapping[str, str], var: str, problems: Problems) -> list[tuple[str, str]]:
+    out = []
+    for word in env.get(var, VARIABLES[var][0]).split():
+        key, sep, value = word.partition("=")
+        if not sep or not key or not value:
+            problems.add(f"{var}: {show(word)} is not key=value. Fix: write e.g. {var}='a=1 b=2'.")
+            continue
+        out.append((key, value))
+    return out
+
+
+def _quorum(env: Mapping[str, str], problems: Problems) -> tuple[tuple[str, str], ...]:
+    out = []
+    for key, value in _pairs(env, "PCMK_QUORUM", problems):
+        where = f"PCMK_QUORUM: {show(key + '=' + value)}"
+        if key not in QUORUM_KEYS:
+            problems.add(f"{where}: unknown option. Fix: use one of {', '.join(QUORUM_KEYS)}.")
+        elif key in QUORUM_BOOL and value not in ("0", "1"):
+            problems.add(f"{where}: {key} takes 0 or 1.")
+        elif key in QUORUM_INT and not (value.isdigit() and 0 < int(value) <= 3_600_000):
+            problems.add(f"{where}: {key} takes a positive whole number.")
+        elif key == "auto_tie_breaker_node" and not (
+            value in ("lowest", "highest") or re.fullmatch(r"[0-9]{1,3}(,[0-9]{1,3})*", value)
+        ):
+            problems.add(f"{where}: takes lowest, highest or node ids separated by commas.")
+        else:
+            out.append((key, value.replace(",", " ")))
+    return tuple(out)
+
+
+def _properties(env: Mapping[str, str], problems: Problems) -> tuple[tuple[str, str], ...]:
+    out = []
+    for key, value in _pairs(env, "PCMK_CLUSTER_PROPERTIES", problems):
+        if not PROPERTY_NAME_RE.match(key) or not PROPERTY_VALUE_RE.match(value):
+            problems.add(
+                f"PCMK_CLUSTER_PROPERTIES: {show(key + '=' + value)} is not a valid property. "
+                "Fix: names are lower-case words with '-', values letters, digits and ._:+-"
+                " (e.g. dc-deadtime=2s)."
+            )
+        else:
+            out.append((key, value))
+    return tuple(out)
+
+
+def _unknown_variables(env: Mapping[str, str], problems: Problems) -> None:
+    # Upper-case PCMK_ names are ours (pacemaker's own are PCMK_lowercase): a typo such as
+    # PCMK_NODELIST would otherwise silently start a standalone node.
+    for var in sorted(env):
+        if re.fullmatch(r"PCMK_[A-Z0-9_]+", var) and var not in VARIABLES:
+            guess = difflib.get_close_matches(var, VARIABLES, n=1)
+            hint = f"did you mean {guess[0]}?" if guess else f"known: {', '.join(VARIABLES)}."
+            problems.add(f"{var} is not a variable pcmk_launch knows. Fix: {hint}")
+
+
+def parse_settings(env: Mapping[str, str], problems: Problems) -> Settings:
+    """Read and check every scalar setting; node list syntax is checked by build_cluster."""
+    _unknown_variables(env, problems)
+    name = env.get("PCMK_CLUSTER_NAME", "docker")
+    if not CLUSTER_NAME_RE.match(name):
+        problems.add(
+            f"PCMK_CLUSTER_NAME={show(name)} is not a valid cluster name. Fix: use 1-64 "
+            "letters, digits, '.', '_' or '-', starting with a letter or digit."
+        )
+    transport = env.get("PCMK_TRANSPORT", "knet")
+    if transport not in TRANSPORTS:
+        problems.add(f"PCMK_TRANSPORT={show(transport)} is unknown. Fix: use knet or udpu.")
+    token = _number(env, "PCMK_TOKEN_TIMEOUT", 100, 600_000, "ms", problems)
+    consensus = _number(env, "PCMK_CONSENSUS_TIMEOUT", 120, 720_000, "ms", problems)
+    if token and consensus and consensus < token * 1.2:
+        problems.add(
+            f"PCMK_CONSENSUS_TIMEOUT={consensus} is below 1.2 x PCMK_TOKEN_TIMEOUT ({token}); "
+            f"corosync refuses that. Fix: set it to at least {-(-token * 6 // 5)} or unset it."
+        )
+    timeouts = {
+        var: _number(env, var, 1, 86_400, "seconds", problems)
+        for var in ("PCMK_START_TIMEOUT", "PCMK_STOP_TIMEOUT", "PCMK_COROSYNC_STOP_TIMEOUT")
+    }
+    return Settings(
+        node_list=env.get("PCMK_NODE_LIST", ""),
+        cluster_name=name,
+        transport=transport,
+        token_ms=token,
+        consensus_ms=consensus,
+        quorum=_quorum(env, problems),
+        cluster_properties=_properties(env, problems),
+        start_timeout=float(timeouts["PCMK_START_TIMEOUT"] or 60),
+        stop_timeout=float(timeouts["PCMK_STOP_TIMEOUT"] or 90),
+        corosync_stop_timeout=float(timeouts["PCMK_COROSYNC_STOP_TIMEOUT"] or 20),
+    )
+
+
+STANDALONE_NODE = Node(nodeid=1, name=None, addrs=("127.0.0.1",), text="standalone")
+
+
+def build_cluster(
+    settings: Settings,
+    interfaces: addresses.InterfaceTable,
+    resolver: nodelist.Resolver,
+    problems: Problems,
+) -> Cluster | None:
+    """Check the node list against this host; None when there were problems."""
+    if not settings.node_list.strip():
+        return Cluster(settings, (STANDALONE_NODE,), STANDALONE_NODE, True, settings.quorum)
+    before = len(problems.items)
+    entries = nodelist.parse(settings.node_list, problems)
+    nodes = nodelist.resolve(entries, resolver, problems)
+    nodelist.check(nodes, problems)
+    if settings.transport == "udpu" and any(len(n.addrs) > 1 for n in nodes):
+        problems.add("PCMK_TRANSPORT=udpu supports one link only. Fix: use knet for several links.")
+    quorum = dict(settings.quorum)
+    if "two_node" in quorum and quorum["two_node"] == "1" and len(nodes) != 2:
+        problems.add(f"PCMK_QUORUM: two_node=1 needs exactly 2 nodes; the list has {len(nodes)}.")
+    if len(nodes) == 2:
+        quorum.setdefault("two_node", "1")
+    # Matching a list that is itself wrong would only add noise to the report.
+    list_ok = len(problems.items) == before
+    local = addresses.find_local(nodes, interfaces, problems) if nodes and list_ok else None
+    if problems or local is None:
+        return None
+    return Cluster(settings, tuple(nodes), local, False, tuple(quorum.items()))
+
+
+def resolve_host(name: str) -> list[str]:  # pragma: no cover - the real resolver
+    """Addresses of a hostname in the resolver's order; [] when it does not resolve."""
+    try:
+        infos = socket.getaddrinfo(name, None, type=socket.SOCK_DGRAM)
+    except (OSError, UnicodeError):
+        return []
+    return [info[4][0] for info in infos]
+
+
+def load(
+    env: Mapping[str, str],
+    interfaces: addresses.InterfaceTable,
+    resolver: nodelist.Resolver = resolve_host,
+) -> Cluster:
+    """Settings and cluster in one go; raises ConfigError listing every problem."""
+    problems = Problems()
+    settings = parse_settings(env, problems)
+    cluster = build_cluster(settings, interfaces, resolver, problems)
+    problems.raise_if_any()
+    assert cluster is not None
+    return cluster
