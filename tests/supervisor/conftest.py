@@ -1,0 +1,184 @@
+"""Drive the real launcher from outside, as PID 1 of a new pid namespace or as a subreaper,
+with fake corosync / pacemakerd / corosync-cfgtool first in PATH."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.prereq import require_commands, require_root
+
+FAKE = Path(__file__).parent / "fakes" / "fake_daemon.py"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return fields
+
+
+def zombies_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            st = proc_status(int(entry.name))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if st.get("PPid") == str(pid) and st.get("State", "").startswith("Z"):
+            found.append(int(entry.name))
+    return found
+
+
+class Launcher:
+    """One launcher run. `mode` is "pid1" (unshare --pid) or "subreaper" (plain child)."""
+
+    def __init__(self, tmp: Path, mode: str):
+        self.tmp, self.mode = tmp, mode
+        self.bin = tmp / "bin"
+        self.bin.mkdir()
+        for name in ("corosync", "pacemakerd", "corosync-cfgtool"):
+            wrapper = self.bin / name
+            wrapper.write_text(
+                "#!/bin/sh\n"
+                "FAKE_SIGNALS=$(grep -E '^Sig(Blk|Ign)' /proc/$$/status | tr -s '\\t\\n' '  ')\n"
+                f'export FAKE_SIGNALS\nexec {sys.executable} {FAKE} {name} "$@"\n'
+            )
+            wrapper.chmod(0o755)
+        self.log = tmp / "events.log"
+        self.log.touch()
+        self.out = tmp / "launcher.out"
+        self.proc: subprocess.Popen | None = None
+
+    def start(
+        self, args: list[str] | None = None, env: dict[str, str] | None = None, **fake: str
+    ) -> Launcher:
+        """Start the launcher; `env` adds PCMK_* settings, `fake` sets FAKE_<KEY> options."""
+        extra = env or {}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PCMK_", "FAKE_"))}
+        env.update(
+            PATH=f"{self.bin}:{env['PATH']}",
+            FAKE_LOG=str(self.log),
+            PCMK_CLUSTER_PROPERTIES="",
+            PYTHONPATH=str(ROOT),
+        )
+        env.update({f"FAKE_{k.upper()}": v for k, v in fake.items()})
+        env.update(extra)
+        argv = [sys.executable, "-m", "pcmk_launch", f"--corosync-conf={self.tmp}/corosync.conf"]
+        argv += args or []
+        if self.mode == "pid1":
+            argv = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", *argv]
+        with open(self.out, "wb") as out:
+            self.proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return self
+
+    @property
+    def pid(self) -> int:
+        """The launcher's pid as seen from outside."""
+        assert self.proc is not None
+        if self.mode == "subreaper":
+            return self.proc.pid
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            kids = children(self.proc.pid)
+            if kids:
+                return kids[0]
+            time.sleep(0.005)
+        raise AssertionError("unshare never forked the launcher")
+
+    def wait_until_signals_blocked(self) -> None:
+        """The earliest moment a signal can reach a PID 1 with no handler yet: once the
+        interpreter has blocked them (before that the kernel drops it, as for any init)."""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                if int(proc_status(self.pid)["SigBlk"], 16) & (1 << (signal.SIGTERM - 1)):
+                    return
+            except (FileNotFoundError, KeyError):
+                pass
+            time.sleep(0.001)
+        raise AssertionError("the launcher never blocked its signals")
+
+    def signal(self, signum: int) -> None:
+        os.kill(self.pid, signum)
+
+    def wait(self, timeout: float = 20) -> int:
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError(f"launcher did not exit in {timeout}s:\n{self.output()}") from None
+
+    def events(self) -> list[tuple[float, str, str]]:
+        out = []
+        for line in self.log.read_text().splitlines():
+            stamp, name, text = line.split(" ", 2)
+            out.append((float(stamp), name, text))
+        return out
+
+    def event_texts(self) -> list[str]:
+        return [f"{name} {text}" for _, name, text in self.events()]
+
+    def wait_event(self, text: str, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in e for e in self.event_texts()):
+                return
+            time.sleep(0.01)
+        raise AssertionError(
+            f"no event {text!r} in {timeout}s: {self.event_texts()}\n{self.output()}"
+        )
+
+    def output(self) -> str:
+        return self.out.read_text(errors="replace")
+
+    def cleanup(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        if self.mode == "subreaper":  # pids in the log are real ones only in this mode
+            for text in self.event_texts():
+                if " start pid=" in text:
+                    pid = int(text.split("pid=")[1].split()[0])
+                    try:
+                        if FAKE.name in Path(f"/proc/{pid}/cmdline").read_text():
+                            os.kill(pid, signal.SIGKILL)
+                    except (FileNotFoundError, ProcessLookupError):
+                        pass
+
+
+@pytest.fixture(params=["pid1", "subreaper"])
+def launcher(request, tmp_path):
+    if request.param == "pid1":
+        require_root()
+        require_commands("unshare")
+    lau = Launcher(tmp_path, request.param)
+    yield lau
+    lau.cleanup()
+
+
+@pytest.fixture
+def pid1(tmp_path):
+    require_root()
+    require_commands("unshare")
+    lau = Launcher(tmp_path, "pid1")
+    yield lau
+    lau.cleanup()

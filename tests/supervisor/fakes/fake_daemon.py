@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Fake corosync / pacemakerd / corosync-cfgtool for supervisor tests (never the real ones).
+
+Run by a small sh wrapper under each name in a directory put first in PATH: the wrapper
+records its signal mask and ignored set (FAKE_SIGNALS) before Python changes its own.
+Behaviour comes from FAKE_* variables, and every event is appended to $FAKE_LOG as
+"<time> <name> <event>".
+"""
+
+import os
+import signal
+import sys
+import time
+
+NAME = sys.argv.pop(1)
+LOG = os.environ["FAKE_LOG"]
+STATE = os.environ.get("FAKE_DIR", os.path.dirname(LOG))
+READY = os.path.join(STATE, "corosync.ready")
+
+
+def event(text: str) -> None:
+    with open(LOG, "a") as f:
+        f.write(f"{time.monotonic():.6f} {NAME} {text}\n")
+
+
+def opt(var: str, default: str = "") -> str:
+    return os.environ.get(f"FAKE_{NAME.upper().replace('-', '_')}_{var}", default)
+
+
+def orphan_storm(count: int, life: float) -> None:
+    """Fork a parent that forks `count` children and exits at once: they become orphans."""
+    if os.fork() == 0:
+        for _ in range(count):
+            if os.fork() == 0:
+                time.sleep(life)
+                os._exit(0)
+        os._exit(0)
+
+
+def daemon() -> None:
+    event(f"start pid={os.getpid()} ready={os.path.exists(READY)} argv={' '.join(sys.argv[1:])}")
+    event(os.environ.get("FAKE_SIGNALS", "?"))
+
+    def on_signal(signum, _frame):
+        name = signal.Signals(signum).name
+        event(f"got {name}")
+        if signum == signal.SIGTERM and not opt("IGNORE_TERM"):
+            delay = float(opt("STOP_DELAY", "0"))
+            time.sleep(delay)
+            if NAME == "corosync" and os.path.exists(READY):
+                os.unlink(READY)
+            event("exit 0")
+            sys.exit(0)
+
+    for sig in (
+        signal.SIGTERM,
+        signal.SIGINT,
+        signal.SIGQUIT,
+        signal.SIGUSR1,
+        signal.SIGUSR2,
+        signal.SIGHUP,
+        signal.SIGWINCH,
+        signal.SIGALRM,
+    ):
+        signal.signal(sig, on_signal)
+    ready_after = opt("READY_AFTER", "0.2")
+    if NAME == "corosync" and ready_after != "never":
+        time.sleep(float(ready_after))
+        open(READY, "w").close()
+        event("ready")
+    if opt("ORPHANS"):
+        orphan_storm(int(opt("ORPHANS")), float(opt("ORPHAN_LIFE", "0.5")))
+        event("orphans forked")
+    exit_after = opt("EXIT_AFTER")
+    if exit_after:
+        time.sleep(float(exit_after))
+        code = int(opt("EXIT_CODE", "1"))
+        event(f"exit {code}")
+        sys.exit(code)
+    while True:
+        signal.pause()
+
+
+def cfgtool() -> None:
+    if "-R" in sys.argv:
+        event("reload")
+        sys.exit(0)
+    sys.exit(0 if os.path.exists(READY) else 1)
+
+
+if __name__ == "__main__":
+    cfgtool() if NAME == "corosync-cfgtool" else daemon()
