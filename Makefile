@@ -1,0 +1,42 @@
+# pacemaker_docker. `make help` lists the targets.
+VENV    ?= .venv
+PYTHON  ?= $(VENV)/bin/python
+PYTEST  ?= $(PYTHON) -m pytest
+RUFF    ?= $(VENV)/bin/ruff
+PYTEST_FLAGS ?= -q -ra
+
+.PHONY: help venv test lint format unit supervisor cluster image-test bench bench-quick clean
+
+help:
+	@echo "make demo        build the image and bring up a 3-node demo cluster (needs dockerd)"
+	@echo "make test        lint, then every test level this machine supports (CI: all)"
+	@echo "make unit | supervisor | cluster | image-test   one test level"
+	@echo "make lint | format | bench | image | export | demo-down | clean"
+
+$(PYTHON):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e '.[test]'
+
+venv: $(PYTHON)
+
+test: lint unit supervisor
+
+lint: $(PYTHON)
+	$(RUFF) check .
+	$(RUFF) format --check .
+
+format: $(PYTHON)
+	$(RUFF) format .
+	$(RUFF) check --fix .
+
+unit: $(PYTHON)
+	$(PYTEST) $(PYTEST_FLAGS) tests/unit
+
+supervisor: $(PYTHON)
+	$(PYTEST) $(PYTEST_FLAGS) tests/supervisor
+
+cluster: $(PYTHON)
+	$(PYTEST) $(PYTEST_FLAGS) tests/cluster
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
