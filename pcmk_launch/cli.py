@@ -32,8 +32,13 @@ STATE_DIRS = (
 )
 
 
+_json_host: str | None = None  # set once PCMK_LOG_FORMAT=json is known
+
+
 def log(message: str) -> None:
-    print(f"[pcmk-launch] {message}", flush=True)
+    from .logrelay import launcher_line
+
+    print(launcher_line(message, json_host=_json_host), flush=True)
 
 
 def error(message: str) -> None:
@@ -55,6 +60,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--corosync-conf", default=DEFAULT_COROSYNC_CONF, metavar="PATH")
     p.add_argument("--cib-file", default=DEFAULT_CIB, metavar="PATH", help="CIB to seed if absent")
+    p.add_argument(
+        "--log-socket",
+        default="/dev/log",
+        metavar="PATH",
+        help="syslog socket to relay to stdout ('' for none)",
+    )
     p.add_argument(
         "--check", action="store_true", help="also test the rendered file with `corosync -t`"
     )
@@ -157,6 +168,9 @@ def render_files(args: argparse.Namespace, env: Mapping[str, str]):
                 write_config(text, os.path.join(tmp, "corosync.conf"), check=True)
             sys.stdout.write("corosync -t: the rendered config is valid\n")
         return cluster
+    if cluster.settings.log_format == "json":
+        global _json_host
+        _json_host = os.uname().nodename
     ensure_state_dirs()
     write_config(text, args.corosync_conf, args.check)
     log(f"wrote {args.corosync_conf} ({describe_local(cluster)})")
@@ -184,7 +198,10 @@ def exec_command(argv: Sequence[str]) -> int:
 
 def supervise(args: argparse.Namespace, cluster) -> int:
     """Replace this process with the lean supervisor: same PID, signal mask kept."""
+    from .settings import pacemaker_env
+
     s = cluster.settings
+    os.environ.update(pacemaker_env(s, os.environ))
     argv = [
         sys.executable,
         "-m",
@@ -193,6 +210,8 @@ def supervise(args: argparse.Namespace, cluster) -> int:
         f"--start-timeout={s.start_timeout:g}",
         f"--stop-timeout={s.stop_timeout:g}",
         f"--corosync-stop-timeout={s.corosync_stop_timeout:g}",
+        f"--log-socket={args.log_socket}",
+        f"--log-format={s.log_format}",
     ]
     os.execv(sys.executable, argv)
     return ExitCode.INTERNAL  # not reached

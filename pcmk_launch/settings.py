@@ -39,7 +39,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "PCMK_START_TIMEOUT": ("60", "seconds corosync may take to become ready"),
     "PCMK_STOP_TIMEOUT": ("90", "seconds pacemaker may take to stop (resources move away)"),
     "PCMK_COROSYNC_STOP_TIMEOUT": ("20", "seconds corosync may take to leave after pacemaker"),
+    "PCMK_LOG_LEVEL": ("notice", "error, warning, notice, info or debug, for every daemon"),
+    "PCMK_LOG_FORMAT": ("text", "text, or json: one object per line for log shippers"),
 }
+LOG_LEVELS = ("error", "warning", "notice", "info", "debug")
+LOG_FORMATS = ("text", "json")
 
 QUORUM_BOOL = ("wait_for_all", "last_man_standing", "auto_tie_breaker", "two_node")
 QUORUM_INT = ("last_man_standing_window", "expected_votes")
@@ -60,6 +64,8 @@ class Settings:
     start_timeout: float = 60.0
     stop_timeout: float = 90.0
     corosync_stop_timeout: float = 20.0
+    log_level: str = "notice"
+    log_format: str = "text"
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,14 @@ def parse_settings(env: Mapping[str, str], problems: Problems) -> Settings:
             f"PCMK_CONSENSUS_TIMEOUT={consensus} is below 1.2 x PCMK_TOKEN_TIMEOUT ({token}); "
             f"corosync refuses that. Fix: set it to at least {-(-token * 6 // 5)} or unset it."
         )
+    log_level = env.get("PCMK_LOG_LEVEL", "notice")
+    if log_level not in LOG_LEVELS:
+        problems.add(
+            f"PCMK_LOG_LEVEL={show(log_level)} is unknown. Fix: use one of {', '.join(LOG_LEVELS)}."
+        )
+    log_format = env.get("PCMK_LOG_FORMAT", "text")
+    if log_format not in LOG_FORMATS:
+        problems.add(f"PCMK_LOG_FORMAT={show(log_format)} is unknown. Fix: use text or json.")
     timeouts = {
         var: _number(env, var, 1, 86_400, "seconds", problems)
         for var in ("PCMK_START_TIMEOUT", "PCMK_STOP_TIMEOUT", "PCMK_COROSYNC_STOP_TIMEOUT")
@@ -174,7 +188,21 @@ def parse_settings(env: Mapping[str, str], problems: Problems) -> Settings:
         start_timeout=float(timeouts["PCMK_START_TIMEOUT"] or 60),
         stop_timeout=float(timeouts["PCMK_STOP_TIMEOUT"] or 90),
         corosync_stop_timeout=float(timeouts["PCMK_COROSYNC_STOP_TIMEOUT"] or 20),
+        log_level=log_level,
+        log_format=log_format,
     )
+
+
+def pacemaker_env(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
+    """Pacemaker's own variables that follow from ours; ones the operator set win."""
+    wanted = {
+        "PCMK_logfacility": "daemon",  # to /dev/log, which the launcher relays to stdout
+        "PCMK_logfile": "none",  # no unrotated file growing inside the container
+        "PCMK_logpriority": settings.log_level,
+    }
+    if settings.log_level == "debug":
+        wanted["PCMK_debug"] = "yes"
+    return {k: v for k, v in wanted.items() if k not in env}
 
 
 STANDALONE_NODE = Node(nodeid=1, name=None, addrs=("127.0.0.1",), text="standalone")

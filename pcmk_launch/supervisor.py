@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import logrelay
 from .errors import ExitCode
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT}  # QUIT would panic pacemakerd
@@ -38,11 +39,20 @@ class Options:
     start_timeout: float = 60.0
     stop_timeout: float = 90.0
     corosync_stop_timeout: float = 20.0
+    log_socket: str = "/dev/log"  # "" disables the syslog relay
+    log_format: str = "text"
 
 
-def log(message: str) -> None:
-    sys.stdout.write(f"[pcmk-launch] {message}\n")
-    sys.stdout.flush()
+_writer: logrelay.Writer | None = None  # set while the supervisor runs
+_json_host: str | None = None  # set in JSON mode
+
+
+def log(message: str, level: str = "notice") -> None:
+    line = logrelay.launcher_line(message, level, _json_host)
+    if _writer is not None:
+        _writer.put(line)
+    else:
+        os.write(1, (line + "\n").encode())
 
 
 def describe_status(status: int) -> str:
@@ -60,7 +70,7 @@ def become_subreaper() -> None:
 
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        log(f"warning: cannot become a child subreaper: {os.strerror(ctypes.get_errno())}")
+        log(f"cannot become a child subreaper: {os.strerror(ctypes.get_errno())}", "warning")
 
 
 class Supervisor:
@@ -89,14 +99,42 @@ class Supervisor:
         self.rfd = rfd
         selector = selectors.DefaultSelector()
         selector.register(rfd, selectors.EVENT_READ)
+        relay = self.open_relay()
+        if relay is not None:
+            selector.register(relay.sock, selectors.EVENT_READ)
         self.handle_signals()  # a SIGTERM that came before we started anything
         if not self.stopping:
             self.start_corosync()
         while not self.finished():
-            selector.select(self.next_timeout())
+            ready = selector.select(self.next_timeout())
+            if relay is not None and any(key.fd != rfd for key, _ in ready):
+                relay.drain()
             self.handle_signals()
             self.run_timers()
+        if relay is not None:
+            relay.drain()
         return self.result()
+
+    def open_relay(self) -> logrelay.Relay | None:
+        global _writer, _json_host
+        _writer = logrelay.Writer()
+        if self.opts.log_format == "json":
+            _json_host = os.uname().nodename
+        if not self.opts.log_socket:
+            return None
+        try:
+            sock = logrelay.open_socket(self.opts.log_socket)
+        except OSError as exc:
+            log(
+                f"cannot listen on {self.opts.log_socket}: {exc.strerror}; "
+                "pacemaker's messages will not reach stdout",
+                "warning",
+            )
+            return None
+        if sock is None:
+            log(f"{self.opts.log_socket} already has a listener; leaving syslog to it")
+            return None
+        return logrelay.Relay(sock, _writer, self.opts.log_format, os.uname().nodename)
 
     def finished(self) -> bool:
         return (
@@ -197,7 +235,7 @@ class Supervisor:
             failure = f.read()  # empty: exec succeeded and closed the pipe
         if failure:
             os.waitpid(pid, 0)
-            log(f"cannot run {argv[0]}: {os.strerror(int(failure))}")
+            log(f"cannot run {argv[0]}: {os.strerror(int(failure))}", "error")
             return None
         return pid
 
@@ -304,7 +342,7 @@ class Supervisor:
         self.begin_stop()
 
     def fail(self, code: ExitCode, why: str) -> None:
-        log(f"error: {why}")
+        log(f"error: {why}", "error")
         if self.exit_code is None:
             self.exit_code = code
         if not self.stopping:
@@ -387,7 +425,8 @@ def parse_args(argv: list[str]) -> Options:
         key = key.replace("-", "_")
         if key not in Options.__dataclass_fields__:
             raise SystemExit(f"pcmk_launch.supervisor: unknown option {arg!r}")
-        values[key] = value if key == "corosync_conf" else float(value)
+        text_options = ("corosync_conf", "log_socket", "log_format")
+        values[key] = value if key in text_options else float(value)
     return Options(**values)  # type: ignore[arg-type]
 
 
@@ -395,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     opts = parse_args(sys.argv[1:] if argv is None else argv)
     code = Supervisor(opts).run()
     log(f"exiting with code {int(code)}")
+    if _writer is not None:
+        _writer.close()
     return int(code)
 
 

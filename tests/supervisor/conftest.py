@@ -66,6 +66,12 @@ class Launcher:
         self.log.touch()
         self.out = tmp / "launcher.out"
         self.proc: subprocess.Popen | None = None
+        self.stdout_pipe = False
+
+    def start_piped(self, **kw) -> Launcher:
+        """Start with stdout on a pipe that the test reads (or deliberately does not)."""
+        self.stdout_pipe = True
+        return self.start(**kw)
 
     def start(
         self, args: list[str] | None = None, env: dict[str, str] | None = None, **fake: str
@@ -81,10 +87,15 @@ class Launcher:
         )
         env.update({f"FAKE_{k.upper()}": v for k, v in fake.items()})
         env.update(extra)
+        self.log_socket = self.tmp / "log"
         argv = [sys.executable, "-m", "pcmk_launch", f"--corosync-conf={self.tmp}/corosync.conf"]
+        argv.append(f"--log-socket={self.log_socket}")
         argv += args or []
         if self.mode == "pid1":
             argv = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", *argv]
+        if self.stdout_pipe:
+            self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE)
+            return self
         with open(self.out, "wb") as out:
             self.proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
         return self
