@@ -7,6 +7,8 @@ PYTEST_FLAGS ?= -q -ra
 
 .PHONY: help venv test lint format unit supervisor cluster image-test bench bench-quick clean
 
+include image/image.mk
+
 help:
 	@echo "make demo        build the image and bring up a 3-node demo cluster (needs dockerd)"
 	@echo "make test        lint, then every test level this machine supports (CI: all)"
@@ -19,11 +21,13 @@ $(PYTHON):
 
 venv: $(PYTHON)
 
-test: lint unit supervisor
+test: lint unit supervisor image-test
 
 lint: $(PYTHON)
 	$(RUFF) check .
 	$(RUFF) format --check .
+	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/shellcheck image/*.sh tests/harness/*.sh
 
 format: $(PYTHON)
 	$(RUFF) format .
@@ -37,6 +41,9 @@ supervisor: $(PYTHON)
 
 cluster: $(PYTHON)
 	$(PYTEST) $(PYTEST_FLAGS) tests/cluster
+
+image-test: $(PYTHON) image
+	$(PYTEST) $(PYTEST_FLAGS) tests/image
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .hypothesis

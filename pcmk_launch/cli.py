@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from . import __version__
 from .errors import ConfigError, ExitCode
 
-SUBCOMMANDS = ("run", "render")
+SUBCOMMANDS = ("run", "render", "health", "status")
 DEFAULT_COROSYNC_CONF = "/etc/corosync/corosync.conf"
 DEFAULT_CIB = "/var/lib/pacemaker/cib/cib.xml"
 # Directories the packages create; an empty volume mounted over them must get them back.
@@ -69,7 +69,88 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--check", action="store_true", help="also test the rendered file with `corosync -t`"
     )
+    p.add_argument("--json", action="store_true", help="status: print JSON")
     return p
+
+
+def local_node_name(env: Mapping[str, str]) -> str:
+    """The name pacemaker gives this node: its NAME= in the list, else the hostname."""
+    try:
+        cluster = load_cluster(env)
+    except ConfigError:
+        return os.uname().nodename
+    return cluster.local.name or os.uname().nodename
+
+
+def cluster_state(with_cib: bool = False):
+    """One crm_mon call (and one cibadmin for status); raises ValueError with a reason."""
+    from . import health
+
+    try:
+        mon = subprocess.run(
+            ["crm_mon", "--one-shot", "--output-as=xml"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except FileNotFoundError:
+        raise ValueError("crm_mon is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise ValueError("crm_mon did not answer within 10s") from None
+    if mon.returncode != 0 and "<current_dc" not in mon.stdout:
+        detail = (mon.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ValueError(f"the cluster is not running here (crm_mon: {detail})")
+    cib = None
+    if with_cib:
+        q = subprocess.run(
+            ["cibadmin", "--query", "--scope", "resources"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        cib = q.stdout if q.returncode == 0 else None
+    return health.parse(mon.stdout, cib)
+
+
+def cmd_health(env: Mapping[str, str]) -> int:
+    from . import health
+
+    try:
+        state = cluster_state()
+    except ValueError as exc:
+        print(f"unhealthy: {exc}")
+        return 1
+    reason = health.judge(state, local_node_name(env))
+    if reason:
+        print(f"unhealthy: {reason}")
+        return 1
+    print("healthy: this node is online in a quorate partition with a DC")
+    return 0
+
+
+def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
+    import json
+
+    from . import health
+
+    name = local_node_name(env)
+    cluster_name = env.get("PCMK_CLUSTER_NAME", "docker")
+    try:
+        state = cluster_state(with_cib=True)
+    except ValueError as exc:
+        if as_json:
+            print(json.dumps({"running": False, "reason": str(exc), "local_node": name}))
+        else:
+            print(f"not running: {exc}")
+        return 1
+    if as_json:
+        data = {"running": True, "cluster_name": cluster_name, "local_node": name}
+        data.update(state.to_dict())
+        data["healthy"] = health.judge(state, name) is None
+        print(json.dumps(data, indent=2))
+    else:
+        sys.stdout.write(health.summary(state, cluster_name, name))
+    return 0
 
 
 def load_cluster(env: Mapping[str, str]):
@@ -225,6 +306,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     args = parser().parse_args(argv)
     if args.command != "run" or args.dry_run:
         signal.pthread_sigmask(signal.SIG_SETMASK, set())  # a plain tool: Ctrl-C works
+    if args.command == "health":
+        return cmd_health(env)
+    if args.command == "status":
+        return cmd_status(env, args.json)
     try:
         cluster = render_files(args, env)
     except ConfigError as exc:

@@ -1,0 +1,114 @@
+# Pacemaker/Corosync HA stack; PID 1 is the pcmk-launch supervisor (pcmk_launch/).
+#
+#   image/engine.sh && image/base-image.sh && docker build -t pacemaker_docker:latest .
+#   (or `make image`)
+#
+# Build arguments:
+#   BASE_IMAGE      Debian bookworm based image (image/base-image.sh creates the default
+#                   debian:bookworm-slim locally with debootstrap when no registry is reachable)
+#   EXTRA_PACKAGES  more apt packages, e.g. "fence-agents crmsh" (fence-agents: ~100 MB)
+#   DOCKER_CLI      1: include the docker CLI (from Debian's docker.io, binary only, ~45 MB);
+#                   0: leave it out
+#   VERSION, REVISION, SOURCE: OCI labels (the Makefile fills them in)
+# Local inputs:
+#   image/debs/*.deb           installed together with the Debian packages
+#   image/apt-sources/*.list|*.sources|*.pref|*.gpg|*.asc   extra apt sources, pins and keys
+#
+# Deliberately BuildKit-free (no RUN --mount, no heredocs, no syntax directive, which would
+# make BuildKit fetch a frontend image from a registry): the classic builder of Debian's
+# docker.io 20.10 and docker-compose v1 can build it.
+
+ARG BASE_IMAGE=debian:bookworm-slim
+
+# --- docker CLI only: Debian has no docker-cli package (docker.io ships the daemon, containerd
+# and runc as dependencies, ~265 MB), so take just /usr/bin/docker out of the .deb.
+FROM ${BASE_IMAGE} AS docker-cli
+ARG DOCKER_CLI=1
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+WORKDIR /tmp/docker-cli
+RUN mkdir -p /out \
+    && if [ "$DOCKER_CLI" = 1 ]; then \
+        apt-get update \
+        && apt-get download docker.io \
+        && dpkg-deb --fsys-tarfile docker.io_*.deb | tar -xO ./usr/bin/docker >/out/docker \
+        && chmod 0755 /out/docker \
+        && /out/docker --version \
+        && rm -rf /var/lib/apt/lists/* docker.io_*.deb; \
+    fi
+
+# --- the image
+FROM ${BASE_IMAGE}
+ARG EXTRA_PACKAGES=""
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+COPY image/apt-sources/ /tmp/apt-sources/
+COPY image/debs/ /tmp/debs/
+
+# Versions come from the Debian release (plus image/apt-sources), not from pins here.
+# hadolint ignore=DL3008
+RUN shopt -s nullglob \
+    && mkdir -p /etc/apt/keyrings \
+    && for f in /tmp/apt-sources/*.list /tmp/apt-sources/*.sources; do \
+        install -m 0644 "$f" /etc/apt/sources.list.d/; done \
+    && for f in /tmp/apt-sources/*.pref; do install -m 0644 "$f" /etc/apt/preferences.d/; done \
+    && for f in /tmp/apt-sources/*.gpg /tmp/apt-sources/*.asc; do \
+        install -m 0644 "$f" /etc/apt/keyrings/; done \
+    && debs=(/tmp/debs/*.deb) \
+    && apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        corosync \
+        iproute2 \
+        pacemaker \
+        pacemaker-cli-utils \
+        pcs \
+        procps \
+        python3 \
+        python3-jinja2 \
+        python3-netifaces \
+        python3-psutil \
+        resource-agents \
+        ${EXTRA_PACKAGES} \
+        "${debs[@]}" \
+    && apt-get clean \
+    && rm -rf /var/lib/apt/lists/* /tmp/apt-sources /tmp/debs /var/log/apt/* /var/log/dpkg.log \
+        /var/cache/debconf/*-old /var/lib/dpkg/*-old \
+    && corosync -v | head -n1 && pacemakerd --version | head -n1
+
+COPY --from=docker-cli /out/ /usr/local/bin/
+
+# The launcher, installed without pip: Debian's python3-* packages provide its dependencies.
+COPY defaults/corosync.conf /etc/corosync/corosync.conf
+COPY image/pcmk-launch /usr/sbin/pcmk-launch
+COPY pcmk_launch/ /usr/lib/python3/dist-packages/pcmk_launch/
+RUN chmod 0755 /usr/sbin/pcmk-launch \
+    && python3 -m compileall -q /usr/lib/python3/dist-packages/pcmk_launch \
+    && python3 -c 'import pcmk_launch; print("pcmk_launch", pcmk_launch.__version__)'
+
+ENV LANG=C.UTF-8 \
+    PYTHONUNBUFFERED=1
+
+# Cluster state (CIB, policy engine inputs, corosync's ring id) outlives the container.
+# /etc/corosync is NOT a volume: pcmk-launch rewrites corosync.conf on every start from the
+# PCMK_* environment, and a volume would pin the first image's copy of that directory.
+VOLUME ["/var/lib/pacemaker", "/var/lib/corosync"]
+
+# corosync knet/udpu
+EXPOSE 5405/udp
+
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["/usr/sbin/pcmk-launch", "health"]
+ENTRYPOINT ["/usr/sbin/pcmk-launch"]
+
+# Last, so that changing them does not invalidate the cached layers above.
+ARG BASE_IMAGE
+ARG VERSION=0.1.0
+ARG REVISION=""
+ARG SOURCE=""
+LABEL org.opencontainers.image.title="pacemaker_docker" \
+      org.opencontainers.image.description="Pacemaker/Corosync HA cluster node; PID 1 is pcmk-launch, configured by PCMK_* variables" \
+      org.opencontainers.image.licenses="GPL-2.0-or-later" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}"

@@ -1,0 +1,74 @@
+# image.mk - container image targets. Included from the top-level Makefile:
+#
+#   include image/image.mk
+#
+#   make image       Docker engine up (image/engine.sh), base image present (image/base-image.sh),
+#                    then docker build -t $(IMAGE)
+#   make export      docker save $(IMAGE) to pcmk_container_<short id>.tar
+#   make demo        3-node cluster from compose.yaml; waits until 3 nodes are online with a DC
+#   make demo-down   remove the demo's containers, network and volumes
+#
+# Variables (make VAR=value):
+#   IMAGE            image to build/use (default pacemaker_docker:latest)
+#   EXTRA_PACKAGES   extra apt packages baked in, e.g. EXTRA_PACKAGES="fence-agents crmsh"
+#   DOCKER_CLI       1 (default) include the docker CLI, 0 leave it out (-45 MB)
+#   BUILD_FLAGS      more `docker build` flags, e.g. BUILD_FLAGS=--no-cache
+#   EXPORT_DIR       where `export` writes the tarball (default .)
+#   COMPOSE          compose command (default: `docker compose` if available, else docker-compose)
+#   DEMO_PROJECT     compose project name (default pcmk_demo)
+#   DEMO_TIMEOUT     seconds `demo` waits for the cluster (default 180)
+
+PCMK_IMAGE_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+PCMK_TOP := $(abspath $(PCMK_IMAGE_DIR)/..)
+
+IMAGE ?= pacemaker_docker:latest
+DOCKER ?= docker
+EXTRA_PACKAGES ?=
+DOCKER_CLI ?= 1
+BUILD_FLAGS ?=
+EXPORT_DIR ?= .
+DEMO_PROJECT ?= pcmk_demo
+DEMO_TIMEOUT ?= 180
+COMPOSE ?= $(shell if $(DOCKER) compose version >/dev/null 2>&1; then echo '$(DOCKER) compose'; \
+	else echo docker-compose; fi)
+
+PCMK_VERSION = $(shell sed -n 's/^__version__ *= *"\(.*\)"/\1/p' $(PCMK_TOP)/pcmk_launch/__init__.py)
+PCMK_REVISION = $(shell git -C $(PCMK_TOP) describe --always --dirty 2>/dev/null)
+PCMK_SOURCE = $(shell git -C $(PCMK_TOP) config --get remote.origin.url 2>/dev/null)
+PCMK_COMPOSE = $(COMPOSE) -p $(DEMO_PROJECT) -f $(PCMK_TOP)/compose.yaml
+
+.PHONY: image export demo demo-down engine base-image
+
+engine:
+	$(PCMK_IMAGE_DIR)/engine.sh
+
+base-image: engine
+	$(PCMK_IMAGE_DIR)/base-image.sh
+
+image: base-image
+	@start=$$(date +%s); \
+	$(DOCKER) build -t $(IMAGE) \
+		--build-arg DOCKER_CLI='$(DOCKER_CLI)' \
+		--build-arg EXTRA_PACKAGES='$(EXTRA_PACKAGES)' \
+		--build-arg VERSION='$(PCMK_VERSION)' \
+		--build-arg REVISION='$(PCMK_REVISION)' \
+		--build-arg SOURCE='$(PCMK_SOURCE)' \
+		$(BUILD_FLAGS) $(PCMK_TOP) || exit $$?; \
+	echo "built $(IMAGE) in $$(( $$(date +%s) - start ))s:" \
+		"$$($(DOCKER) image inspect -f '{{.Id}} {{.Size}}' $(IMAGE) | \
+			awk '{ printf "%s, %.0f MB", substr($$1, 8, 12), $$2 / 1e6 }')"
+
+export: image
+	@id=$$($(DOCKER) image inspect -f '{{.Id}}' $(IMAGE) | cut -d: -f2 | cut -c1-12) && \
+	out=$(EXPORT_DIR)/pcmk_container_$$id.tar && \
+	echo "docker save $(IMAGE) -> $$out" && \
+	$(DOCKER) save -o $$out $(IMAGE) && chmod 0644 $$out && \
+	echo "wrote $$out ($$(du -h $$out | cut -f1)); load it elsewhere with:" && \
+	echo "  docker load < $$out"
+
+demo: image
+	IMAGE=$(IMAGE) $(PCMK_COMPOSE) up -d
+	$(PCMK_IMAGE_DIR)/wait-demo.sh --nodes 3 --timeout $(DEMO_TIMEOUT) --container node1
+
+demo-down: engine
+	IMAGE=$(IMAGE) $(PCMK_COMPOSE) down --volumes --remove-orphans

@@ -1,0 +1,127 @@
+"""Cluster state from `crm_mon --output-as=xml`: parsing and judging are pure functions."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class NodeState:
+    name: str
+    online: bool
+    standby: bool = False
+
+
+@dataclass(frozen=True)
+class ResourceState:
+    id: str
+    agent: str
+    role: str
+    nodes: tuple[str, ...]
+    ip: str | None = None  # for IPaddr2 resources, when the CIB was given
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    dc: str | None
+    quorate: bool
+    nodes: tuple[NodeState, ...]
+    resources: tuple[ResourceState, ...] = field(default=())
+
+    def node(self, name: str) -> NodeState | None:
+        return next((n for n in self.nodes if n.name == name), None)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _true(value: str | None) -> bool:
+    return value == "true"
+
+
+def _ips(cib_resources: str | None) -> dict[str, str]:
+    """IPaddr2 primitive id -> its ip parameter, from `cibadmin -Q --scope resources`."""
+    if not cib_resources:
+        return {}
+    out = {}
+    for prim in ET.fromstring(cib_resources).iter("primitive"):
+        if prim.get("type") != "IPaddr2":
+            continue
+        for nv in prim.iter("nvpair"):
+            if nv.get("name") == "ip":
+                out[prim.get("id", "")] = nv.get("value", "")
+    return out
+
+
+def parse(crm_mon_xml: str, cib_resources: str | None = None) -> ClusterState:
+    """Parse crm_mon's XML; raises ValueError when it is not a cluster status."""
+    try:
+        root = ET.fromstring(crm_mon_xml)
+    except ET.ParseError as exc:
+        raise ValueError(f"crm_mon printed no valid XML: {exc}") from None
+    dc_el = root.find("summary/current_dc")
+    if dc_el is None:
+        status = root.find("status")
+        why = status.get("message", "") if status is not None else "no summary"
+        raise ValueError(f"crm_mon has no cluster status: {why}")
+    present = _true(dc_el.get("present"))
+    nodes = tuple(
+        NodeState(n.get("name", ""), _true(n.get("online")), _true(n.get("standby")))
+        for n in root.findall("nodes/node")
+    )
+    ips = _ips(cib_resources)
+    resources = (
+        tuple(
+            ResourceState(
+                r.get("id", ""),
+                r.get("resource_agent", ""),
+                r.get("role", ""),
+                tuple(n.get("name", "") for n in r.findall("node")),
+                ips.get(r.get("id", "")),
+            )
+            for r in root.find("resources").iter("resource")
+        )
+        if root.find("resources") is not None
+        else ()
+    )
+    return ClusterState(
+        dc=dc_el.get("name") if present else None,
+        quorate=present and _true(dc_el.get("with_quorum")),
+        nodes=nodes,
+        resources=resources,
+    )
+
+
+def judge(state: ClusterState, local_name: str) -> str | None:
+    """None when this node is online in a quorate partition with a DC, else the reason."""
+    node = state.node(local_name)
+    if node is None:
+        names = " ".join(n.name for n in state.nodes) or "none"
+        return f"this node ({local_name}) is not in the cluster's node list ({names})"
+    if not node.online:
+        return f"this node ({local_name}) is not online yet"
+    if state.dc is None:
+        return "no DC elected yet"
+    if not state.quorate:
+        return "this partition has no quorum"
+    return None
+
+
+def summary(state: ClusterState, cluster_name: str, local_name: str) -> str:
+    """A short human summary for `pcmk-launch status`."""
+    online = [n.name for n in state.nodes if n.online]
+    offline = [n.name for n in state.nodes if not n.online]
+    quorum = "partition with quorum" if state.quorate else "partition WITHOUT quorum"
+    lines = [
+        f"cluster {cluster_name}: {quorum}, DC {state.dc or 'none'}, this node {local_name}",
+        f"nodes: {len(online)} online ({' '.join(online) or '-'}), "
+        f"{len(offline)} offline ({' '.join(offline) or '-'})",
+    ]
+    if not state.resources:
+        lines.append("resources: none")
+    for r in state.resources:
+        where = " ".join(r.nodes) or "nowhere"
+        ip = f" {r.ip}" if r.ip else ""
+        lines.append(f"resource {r.id} ({r.agent}){ip}: {r.role} on {where}")
+    return "\n".join(lines) + "\n"
