@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from . import __version__
 from .errors import ConfigError, ExitCode
 
-SUBCOMMANDS = ("run", "render", "health", "status")
+SUBCOMMANDS = ("run", "render", "health", "status", "keygen")
 DEFAULT_COROSYNC_CONF = "/etc/corosync/corosync.conf"
 DEFAULT_CIB = "/var/lib/pacemaker/cib/cib.xml"
 # Directories the packages create; an empty volume mounted over them must get them back.
@@ -69,6 +69,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--check", action="store_true", help="also test the rendered file with `corosync -t`"
     )
+    p.add_argument(
+        "--run-dir", default="/run/pcmk_launch", metavar="DIR", help="where a derived key goes"
+    )
     p.add_argument("--json", action="store_true", help="status: print JSON")
     return p
 
@@ -112,6 +115,17 @@ def cluster_state(with_cib: bool = False):
     return health.parse(mon.stdout, cib)
 
 
+def cmd_keygen() -> int:
+    from . import authkey
+
+    if sys.stdout.isatty():
+        error("keygen prints binary key bytes: redirect it to a file, e.g. keygen > authkey")
+        return ExitCode.CONFIG
+    sys.stdout.buffer.write(os.urandom(authkey.KEY_SIZE))
+    sys.stdout.flush()
+    return ExitCode.OK
+
+
 def cmd_health(env: Mapping[str, str]) -> int:
     from . import health
 
@@ -153,10 +167,31 @@ def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
     return 0
 
 
-def load_cluster(env: Mapping[str, str]):
-    from . import addresses, settings
+def load_cluster(env: Mapping[str, str], args: argparse.Namespace | None = None):
+    from . import addresses, authkey, settings
 
-    return settings.load(env, addresses.read_interfaces())
+    conf = args.corosync_conf if args else DEFAULT_COROSYNC_CONF
+    return settings.load(
+        env,
+        addresses.read_interfaces(),
+        key_reader=authkey.read_key_file,
+        conf_dir=os.path.dirname(os.path.abspath(conf)),
+        run_dir=args.run_dir if args else "/run/pcmk_launch",
+    )
+
+
+def write_key(crypto) -> None:
+    """Put a derived key where corosync.conf says; a key file given by the operator stays."""
+    from . import authkey
+    from .fsutil import atomic_write
+
+    if crypto is None:
+        return
+    if crypto.derived is not None:
+        os.makedirs(os.path.dirname(crypto.keyfile), mode=0o700, exist_ok=True)
+        atomic_write(crypto.keyfile, crypto.derived, mode=0o400)
+    elif authkey.loose_mode(authkey.read_key_file, crypto.keyfile):
+        log(f"warning: the authkey {crypto.keyfile} is readable by group or others; chmod 0400 it")
 
 
 def check_with_corosync(path: str) -> None:
@@ -168,6 +203,7 @@ def check_with_corosync(path: str) -> None:
     )
     if result.returncode != 0:
         out = (result.stderr + result.stdout).strip().replace("\n", " | ")
+        out = out or f"exit code {result.returncode}, no message (corosync logs to syslog)"
         raise ConfigError(f"corosync -t refused the rendered config: {out}")
 
 
@@ -233,7 +269,7 @@ def seed_cib(cluster, path: str) -> str | None:
 def render_files(args: argparse.Namespace, env: Mapping[str, str]):
     from . import corosync_conf
 
-    cluster = load_cluster(env)
+    cluster = load_cluster(env, args)
     text = corosync_conf.render(cluster)
     if args.dry_run:
         from . import plan
@@ -246,13 +282,26 @@ def render_files(args: argparse.Namespace, env: Mapping[str, str]):
             import tempfile
 
             with tempfile.TemporaryDirectory() as tmp:
-                write_config(text, os.path.join(tmp, "corosync.conf"), check=True)
+                probe = cluster
+                if cluster.crypto and cluster.crypto.derived:  # not written in a dry run
+                    from dataclasses import replace
+
+                    key = replace(cluster.crypto, keyfile=os.path.join(tmp, "authkey"))
+                    write_key(key)
+                    probe = replace(cluster, crypto=key)
+                write_config(corosync_conf.render(probe), os.path.join(tmp, "corosync.conf"), True)
             sys.stdout.write("corosync -t: the rendered config is valid\n")
         return cluster
     if cluster.settings.log_format == "json":
         global _json_host
         _json_host = os.uname().nodename
     ensure_state_dirs()
+    if cluster.crypto is None and not cluster.standalone:
+        log(
+            "WARNING: PCMK_CRYPTO=off: cluster traffic is neither encrypted nor authenticated; "
+            "anyone who reaches UDP port 5405 can join or forge messages"
+        )
+    write_key(cluster.crypto)
     write_config(text, args.corosync_conf, args.check)
     log(f"wrote {args.corosync_conf} ({describe_local(cluster)})")
     note = seed_cib(cluster, args.cib_file)
@@ -306,6 +355,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     args = parser().parse_args(argv)
     if args.command != "run" or args.dry_run:
         signal.pthread_sigmask(signal.SIG_SETMASK, set())  # a plain tool: Ctrl-C works
+    if args.command == "keygen":
+        return cmd_keygen()
     if args.command == "health":
         return cmd_health(env)
     if args.command == "status":

@@ -9,7 +9,7 @@ import jinja2
 from .settings import Cluster
 
 # Last line of defence: validation already restricts every value to plain words.
-_SAFE = re.compile(r"[A-Za-z0-9_.:\- ]*\Z")
+_SAFE = re.compile(r"[A-Za-z0-9_.:/@+\- ]*\Z")
 
 
 def _safe(value: object) -> object:
@@ -32,4 +32,6 @@ _ENV = jinja2.Environment(
 def render(cluster: Cluster) -> str:
     """The complete corosync.conf text for this cluster (identical on every host)."""
     template = _ENV.get_template("corosync.conf.j2")
-    return template.render(s=cluster.settings, nodes=cluster.nodes, quorum=cluster.quorum)
+    return template.render(
+        s=cluster.settings, nodes=cluster.nodes, quorum=cluster.quorum, crypto=cluster.crypto
+    )

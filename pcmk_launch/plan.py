@@ -25,6 +25,16 @@ def describe(cluster: Cluster, paths: dict[str, str]) -> str:
         lines.append(f"  nodeid {n.nodeid:<3} {', '.join(n.addrs):<32} name: {name}{mark}")
     quorum = " ".join(f"{k}={v}" for k, v in cluster.quorum) or "corosync defaults"
     lines.append(f"quorum: {quorum}")
+    c = cluster.crypto
+    if c is not None:
+        how = "derived from PCMK_AUTHKEY_PASSPHRASE, written there" if c.derived else "as given"
+        lines.append(
+            f"crypto: aes256/sha256, authkey {c.keyfile} ({how}; {c.length} bytes, {c.fingerprint})"
+        )
+    elif not cluster.standalone:
+        lines.append(
+            "crypto: OFF (PCMK_CRYPTO=off): traffic is neither encrypted nor authenticated"
+        )
     lines.append(f"would write: {paths['corosync_conf']}")
     props = " ".join(f"{k}={v}" for k, v in s.cluster_properties)
     if props:

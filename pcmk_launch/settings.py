@@ -9,9 +9,9 @@ import difflib
 import re
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from . import addresses, nodelist
+from . import addresses, authkey, nodelist
 from .errors import Problems
 from .nodelist import Node, show
 
@@ -39,6 +39,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "PCMK_START_TIMEOUT": ("60", "seconds corosync may take to become ready"),
     "PCMK_STOP_TIMEOUT": ("90", "seconds pacemaker may take to stop (resources move away)"),
     "PCMK_COROSYNC_STOP_TIMEOUT": ("20", "seconds corosync may take to leave after pacemaker"),
+    "PCMK_CRYPTO": ("on", "on: knet aes256/sha256 with an authkey (multi-node); off: none"),
+    "PCMK_AUTHKEY_FILE": (
+        "",
+        "the authkey to use (default: first of the Docker secret and /etc/corosync/authkey)",
+    ),
+    "PCMK_AUTHKEY_PASSPHRASE": ("", "derive the same authkey on every host from this"),
     "PCMK_LOG_LEVEL": ("notice", "error, warning, notice, info or debug, for every daemon"),
     "PCMK_LOG_FORMAT": ("text", "text, or json: one object per line for log shippers"),
 }
@@ -77,6 +83,7 @@ class Cluster:
     local: Node
     standalone: bool
     quorum: tuple[tuple[str, str], ...] = field(default=())  # with two_node filled in
+    crypto: authkey.Crypto | None = None  # None: no encryption (standalone or PCMK_CRYPTO=off)
 
 
 def _number(env: Mapping[str, str], var: str, low: int, high: int, unit: str, problems: Problems):
@@ -245,15 +252,40 @@ def resolve_host(name: str) -> list[str]:  # pragma: no cover - the real resolve
     return [info[4][0] for info in infos]
 
 
+def _no_key(path: str) -> authkey.KeyFile:
+    raise FileNotFoundError(path)
+
+
 def load(
     env: Mapping[str, str],
     interfaces: addresses.InterfaceTable,
     resolver: nodelist.Resolver = resolve_host,
+    key_reader: authkey.KeyReader = _no_key,
+    conf_dir: str = "/etc/corosync",
+    run_dir: str = "/run/pcmk_launch",
 ) -> Cluster:
-    """Settings and cluster in one go; raises ConfigError listing every problem."""
+    """Settings, cluster and key in one go; raises ConfigError listing every problem.
+
+    The default key_reader finds no key file, so pure callers (tests, previews) either give
+    a fake reader or get the "no authkey" problem for a multi-node list.
+    """
     problems = Problems()
     settings = parse_settings(env, problems)
     cluster = build_cluster(settings, interfaces, resolver, problems)
+    standalone = not settings.node_list.strip()
+
+    def exists(path: str) -> bool:
+        try:
+            key_reader(path)
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True
+        return True
+
+    crypto = authkey.resolve(
+        env, settings.cluster_name, standalone, conf_dir, run_dir, key_reader, exists, problems
+    )
     problems.raise_if_any()
     assert cluster is not None
-    return cluster
+    return replace(cluster, crypto=crypto)

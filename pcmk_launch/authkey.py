@@ -1,0 +1,175 @@
+"""The corosync authkey: where it comes from, checks, and derivation from a passphrase.
+
+Multi-node clusters encrypt and authenticate their traffic (knet aes256 + sha256) unless
+the operator opts out with PCMK_CRYPTO=off. The key comes, first match wins, from
+PCMK_AUTHKEY_FILE, PCMK_AUTHKEY_PASSPHRASE (every host derives the same key), the Docker
+secret /run/secrets/corosync-authkey, or authkey beside corosync.conf (/etc/corosync/authkey).
+Key bytes never appear in output: only their length and a fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import stat
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from .errors import Problems
+from .nodelist import show
+
+MIN_KEY, MAX_KEY = 128, 4096  # corosync-keygen's allowed range, in bytes
+KEY_SIZE = 256  # corosync-keygen's default
+SECRET_PATH = "/run/secrets/corosync-authkey"
+PATH_RE = re.compile(r"/[A-Za-z0-9_.@+/-]{1,255}\Z")
+HOW_TO_MAKE = (
+    "make one key for all hosts with `docker run --rm IMAGE keygen > authkey` and mount it on "
+    "every host (-v $PWD/authkey:/etc/corosync/authkey:ro, or as the Docker secret "
+    "corosync-authkey), or set the same PCMK_AUTHKEY_PASSPHRASE on every host, "
+    "or set PCMK_CRYPTO=off to run unencrypted"
+)
+
+
+@dataclass(frozen=True)
+class KeyFile:
+    data: bytes
+    uid: int
+    mode: int
+
+
+# path -> KeyFile; raises OSError. Injected so tests need no real files.
+KeyReader = Callable[[str], KeyFile]
+
+
+@dataclass(frozen=True)
+class Crypto:
+    """What corosync.conf needs, plus what --dry-run may show."""
+
+    keyfile: str  # the path corosync reads
+    source: str  # where the key came from, for messages
+    fingerprint: str
+    length: int
+    derived: bytes | None = field(default=None, repr=False)  # to be written to keyfile
+
+
+def read_key_file(path: str) -> KeyFile:  # pragma: no cover - thin I/O shell
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        return KeyFile(f.read(MAX_KEY + 1), st.st_uid, stat.S_IMODE(st.st_mode))
+
+
+def fingerprint(key: bytes) -> str:
+    return "sha256:" + hashlib.sha256(key).hexdigest()[:16]
+
+
+def derive(passphrase: str, cluster_name: str, length: int = KEY_SIZE) -> bytes:
+    """HKDF-SHA256 (RFC 5869): the same passphrase and cluster name give the same key."""
+    prk = hmac.new(f"pcmk_launch:{cluster_name}".encode(), passphrase.encode(), "sha256").digest()
+    out, block = b"", b""
+    for counter in range(1, -(-length // 32) + 1):
+        block = hmac.new(prk, block + b"corosync authkey" + bytes([counter]), "sha256").digest()
+        out += block
+    return out[:length]
+
+
+def _check_file(path: str, var: str, reader: KeyReader, problems: Problems) -> KeyFile | None:
+    try:
+        key = reader(path)
+    except FileNotFoundError:
+        problems.add(f"{var}: the authkey {path} does not exist. Fix: {HOW_TO_MAKE}.")
+        return None
+    except OSError as exc:
+        problems.add(
+            f"{var}: cannot read the authkey {path}: {exc.strerror}. Fix: make it "
+            "readable by root (chmod 0400, chown root)."
+        )
+        return None
+    if not MIN_KEY <= len(key.data) <= MAX_KEY:
+        what = "empty" if not key.data else f"{len(key.data)} bytes long"
+        problems.add(
+            f"{var}: the authkey {path} is {what}; corosync needs {MIN_KEY} to {MAX_KEY} bytes. "
+            f"Fix: {HOW_TO_MAKE}."
+        )
+        return None
+    if key.uid != 0:
+        problems.add(
+            f"{var}: the authkey {path} is owned by uid {key.uid}, not root. "
+            f"Fix: chown root:root {path} && chmod 0400 {path} (on the host, for a bind mount)."
+        )
+        return None
+    return key
+
+
+def resolve(
+    env: Mapping[str, str],
+    cluster_name: str,
+    standalone: bool,
+    conf_dir: str,
+    run_dir: str,
+    reader: KeyReader,
+    exists: Callable[[str], bool],
+    problems: Problems,
+) -> Crypto | None:
+    """The key for this cluster, or None for no crypto; every problem is recorded."""
+    mode = env.get("PCMK_CRYPTO", "on")
+    if mode not in ("on", "off"):
+        problems.add(f"PCMK_CRYPTO={show(mode)} is unknown. Fix: use on (default) or off.")
+        return None
+    if mode == "off" or standalone:
+        return None  # a standalone node talks only to itself on loopback
+    path = env.get("PCMK_AUTHKEY_FILE", "")
+    passphrase = env.get("PCMK_AUTHKEY_PASSPHRASE", "")
+    if path and passphrase:
+        problems.add(
+            "PCMK_AUTHKEY_FILE and PCMK_AUTHKEY_PASSPHRASE are both set. Fix: set only one of them."
+        )
+        return None
+    if passphrase:
+        if len(passphrase) < 16 or len(passphrase) > 1024:
+            problems.add(
+                f"PCMK_AUTHKEY_PASSPHRASE has {len(passphrase)} characters; 16 to 1024 "
+                "are accepted. Fix: use a long random passphrase (e.g. openssl rand "
+                "-base64 32)."
+            )
+            return None
+        key = derive(passphrase, cluster_name)
+        return Crypto(
+            os.path.join(run_dir, "authkey"),
+            "PCMK_AUTHKEY_PASSPHRASE",
+            fingerprint(key),
+            len(key),
+            derived=key,
+        )
+    var = "PCMK_AUTHKEY_FILE"
+    if path:
+        if not PATH_RE.match(path) or "/../" in path + "/":
+            problems.add(
+                f"PCMK_AUTHKEY_FILE={show(path)} is not a plain absolute path. "
+                "Fix: use e.g. /run/secrets/corosync-authkey."
+            )
+            return None
+    else:
+        candidates = [SECRET_PATH, os.path.join(conf_dir, "authkey")]
+        path = next((p for p in candidates if exists(p)), "")
+        if not path:
+            problems.add(
+                "PCMK_CRYPTO=on (the default for a multi-node cluster) needs an authkey, and "
+                f"none was found (looked for PCMK_AUTHKEY_FILE, PCMK_AUTHKEY_PASSPHRASE, "
+                f"{', '.join(candidates)}). Fix: {HOW_TO_MAKE}."
+            )
+            return None
+        var = f"authkey {path}"
+    key = _check_file(path, var, reader, problems)
+    if key is None:
+        return None
+    return Crypto(path, path, fingerprint(key.data), len(key.data))
+
+
+def loose_mode(reader: KeyReader, path: str) -> bool:
+    """True when group or others may read the key (worth a warning, not a refusal)."""
+    try:
+        return bool(reader(path).mode & 0o077)
+    except OSError:
+        return False
