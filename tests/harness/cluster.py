@@ -1,0 +1,388 @@
+"""Cluster-level helpers on top of :mod:`tests.harness.hosts`.
+
+- :func:`corosync_conf` renders a corosync 3 (knet) config for a set of hosts;
+- :func:`seed_cib` writes an initial cib.xml (e.g. dc-deadtime) before first start;
+- :func:`cluster_state` parses ``crm_mon --output-as=xml`` run inside a host;
+- :func:`wait_converged` / :func:`wait_state` poll it with a deadline;
+- :class:`Cluster` bundles a :class:`~tests.harness.hosts.Network` and its hosts.
+
+Stdlib only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .hosts import HERE, Host, Network, wait_for
+
+NAIVE_START = HERE / "naive_start.sh"
+NAIVE_ARGV = ["/bin/bash", str(NAIVE_START)]
+# The product: the launcher as PID 1, exactly as the image's ENTRYPOINT runs it.
+LAUNCHER_ARGV = [sys.executable, "-m", "pcmk_launch"]
+TEST_PASSPHRASE = "pdtest-passphrase-shared-by-all-hosts"
+
+
+def node_list(hosts: Sequence[Host], names: bool = False) -> str:
+    """PCMK_NODE_LIST for these hosts: plain addresses, or NAME=ADDR entries."""
+    return " ".join(f"{h.name}={h.address}" if names else h.address for h in hosts)
+
+
+def launcher_env(hosts: Sequence[Host], names: bool = False, **extra: str) -> dict[str, str]:
+    """What an operator passes with -e: the node list, a shared key, fast test timeouts."""
+    env = {
+        "PCMK_NODE_LIST": node_list(hosts, names),
+        "PCMK_AUTHKEY_PASSPHRASE": TEST_PASSPHRASE,
+        "PYTHONPATH": str(HERE.parents[1]),
+    }
+    env.update(extra)
+    return env
+
+
+# --------------------------------------------------------------------------
+# configuration files
+
+
+def corosync_conf(
+    hosts: Sequence[Host],
+    cluster_name: str = "pdtest",
+    names: bool = True,
+    totem: Mapping[str, Any] | None = None,
+    quorum: Mapping[str, Any] | None = None,
+) -> str:
+    """corosync.conf for ``hosts``: knet, no crypto, votequorum, log to stderr.
+
+    ``names`` adds ``name: <hostname>`` to each nodelist entry (what pcs does;
+    pacemaker then never has to guess node names).  ``totem``/``quorum`` add or
+    override keys of those sections, e.g. ``totem={"token": 1000}``.
+    """
+    totem_keys: dict[str, Any] = {
+        "version": 2,
+        "cluster_name": cluster_name,
+        "transport": "knet",
+        "crypto_cipher": "none",
+        "crypto_hash": "none",
+        **(totem or {}),
+    }
+    quorum_keys: dict[str, Any] = {"provider": "corosync_votequorum", **(quorum or {})}
+    lines = ["totem {"]
+    lines += [f"    {k}: {v}" for k, v in totem_keys.items()]
+    lines += ["}", "", "nodelist {"]
+    for h in hosts:
+        lines.append("    node {")
+        lines.append(f"        ring0_addr: {h.address}")
+        if names:
+            lines.append(f"        name: {h.name}")
+        lines.append(f"        nodeid: {h.index}")
+        lines.append("    }")
+    lines += ["}", "", "quorum {"]
+    lines += [f"    {k}: {v}" for k, v in quorum_keys.items()]
+    lines += [
+        "}",
+        "",
+        "logging {",
+        "    to_stderr: yes",
+        "    to_syslog: no",
+        "    to_logfile: no",
+        "    timestamp: hires",
+        "}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_corosync_conf(hosts: Sequence[Host], **kwargs: Any) -> str:
+    """Write :func:`corosync_conf` into every host's /etc/corosync (root, 0644)."""
+    text = corosync_conf(hosts, **kwargs)
+    for h in hosts:
+        path = h.path("/etc/corosync/corosync.conf")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        os.chmod(path, 0o644)
+    return text
+
+
+def _ids(name: str) -> tuple[int, int]:
+    import grp
+    import pwd
+
+    return pwd.getpwnam(name).pw_uid, grp.getgrnam("haclient").gr_gid
+
+
+def empty_cib(properties: Mapping[str, str] | None = None, resources_xml: str = "") -> str:
+    """``cibadmin --empty`` plus cluster properties and optional <resources> content."""
+    xml = subprocess.run(["cibadmin", "--empty"], capture_output=True, text=True, check=True).stdout
+    root = ET.fromstring(xml)
+    config = root.find("configuration")
+    assert config is not None
+    crm_config = config.find("crm_config")
+    assert crm_config is not None
+    if properties:
+        nvset = ET.SubElement(crm_config, "cluster_property_set", id="cib-bootstrap-options")
+        for name, value in properties.items():
+            ET.SubElement(
+                nvset, "nvpair", id=f"cib-bootstrap-options-{name}", name=name, value=value
+            )
+    if resources_xml:
+        resources = config.find("resources")
+        assert resources is not None
+        for child in ET.fromstring(f"<r>{resources_xml}</r>"):
+            resources.append(child)
+    return ET.tostring(root, encoding="unicode") + "\n"
+
+
+def seed_cib(
+    hosts: Iterable[Host],
+    properties: Mapping[str, str] | None = None,
+    resources_xml: str = "",
+) -> str:
+    """Write an initial /var/lib/pacemaker/cib/cib.xml (no .sig) on each host.
+
+    Owner hacluster:haclient, mode 0600, in a cib/ dir hacluster:haclient 0750
+    (what pacemaker-based itself uses).  Only meant for a first start: a CIB
+    already on disk is overwritten.
+    """
+    text = empty_cib(properties, resources_xml)
+    uid, gid = _ids("hacluster")
+    for h in hosts:
+        path = h.path("/var/lib/pacemaker/cib/cib.xml")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.chown(path.parent, uid, gid)
+        os.chmod(path.parent, 0o750)
+        path.write_text(text)
+        os.chown(path, uid, gid)
+        os.chmod(path, 0o600)
+    return text
+
+
+# --------------------------------------------------------------------------
+# cluster state
+
+
+def _bool(v: str | None) -> bool:
+    return v == "true"
+
+
+def parse_crm_mon(xml: str) -> dict[str, Any]:
+    """Parse ``crm_mon --output-as=xml`` (pacemaker 2.1) into a plain dict::
+
+        {"dc": "node1" | None, "dc_present": bool, "have_quorum": bool,
+         "nodes": {name: {"id", "online", "standby", "maintenance", "unclean",
+                          "pending", "shutdown", "type"}},
+         "online": [names], "offline": [names],
+         "resources": {id: {"agent", "role", "active", "failed", "nodes": [names]}}}
+
+    Resources inside groups/clones/bundles are listed flat by their own id
+    (clone instances share an id, so their ``nodes`` are merged).
+    """
+    root = ET.fromstring(xml)
+    state: dict[str, Any] = {
+        "dc": None,
+        "dc_present": False,
+        "have_quorum": False,
+        "nodes": {},
+        "online": [],
+        "offline": [],
+        "resources": {},
+    }
+    dc = root.find("summary/current_dc")
+    if dc is not None:
+        state["dc_present"] = _bool(dc.get("present"))
+        state["have_quorum"] = _bool(dc.get("with_quorum"))
+        if state["dc_present"]:
+            state["dc"] = dc.get("name")
+    for node in root.findall("nodes/node"):
+        name = node.get("name")
+        info = {
+            "id": node.get("id"),
+            "online": _bool(node.get("online")),
+            "standby": _bool(node.get("standby")),
+            "maintenance": _bool(node.get("maintenance")),
+            "unclean": _bool(node.get("unclean")),
+            "pending": _bool(node.get("pending")),
+            "shutdown": _bool(node.get("shutdown")),
+            "type": node.get("type"),
+        }
+        state["nodes"][name] = info
+        state["online" if info["online"] else "offline"].append(name)
+    state["online"].sort()
+    state["offline"].sort()
+    resources = root.find("resources")
+    for res in resources.iter("resource") if resources is not None else ():
+        rid = res.get("id")
+        entry = state["resources"].setdefault(
+            rid,
+            {
+                "agent": res.get("resource_agent"),
+                "role": res.get("role"),
+                "active": False,
+                "failed": False,
+                "nodes": [],
+            },
+        )
+        entry["active"] = entry["active"] or _bool(res.get("active"))
+        entry["failed"] = entry["failed"] or _bool(res.get("failed"))
+        if _bool(res.get("active")):
+            entry["role"] = res.get("role")
+        entry["nodes"] += [n.get("name") for n in res.findall("node")]
+        entry["nodes"].sort()
+    return state
+
+
+def cluster_state(host: Host, timeout: float = 15) -> dict[str, Any]:
+    """Run ``crm_mon -1 --inactive --output-as=xml`` on ``host`` and parse it.
+
+    Raises (HostCommandError, ET.ParseError, TimeoutExpired) when crm_mon
+    cannot answer, e.g. before the CIB is up: :func:`wait_state` retries those.
+    """
+    res = host.run(["crm_mon", "-1", "--inactive", "--output-as=xml"], timeout=timeout)
+    return parse_crm_mon(res.stdout)
+
+
+def describe_state(state: Any) -> str:
+    if isinstance(state, dict):
+        return json.dumps({k: v for k, v in state.items() if k != "nodes"}, sort_keys=True)
+    return repr(state)
+
+
+def wait_state(
+    host: Host,
+    predicate: Callable[[dict[str, Any]], bool],
+    timeout: float,
+    what: str,
+    interval: float = 0.5,
+) -> dict[str, Any]:
+    """Poll :func:`cluster_state` on ``host`` until ``predicate(state)``;
+    on timeout :class:`~tests.harness.hosts.WaitTimeout` shows the last state."""
+    return wait_for(
+        lambda: cluster_state(host),
+        timeout,
+        f"{what} (crm_mon on {host.name})",
+        until=predicate,
+        interval=interval,
+        describe=describe_state,
+    )
+
+
+def converged(online: Iterable[str], offline: Iterable[str] = ()) -> Callable[[dict], bool]:
+    """Predicate: a DC, quorum, exactly ``online`` online and ``offline`` offline."""
+    want_on, want_off = sorted(online), sorted(offline)
+
+    def pred(state: dict[str, Any]) -> bool:
+        return (
+            state["dc_present"]
+            and state["dc"] in want_on
+            and state["have_quorum"]
+            and state["online"] == want_on
+            and state["offline"] == want_off
+        )
+
+    return pred
+
+
+def wait_converged(
+    hosts: Sequence[Host],
+    online: Iterable[str] | None = None,
+    offline: Iterable[str] = (),
+    timeout: float = 120,
+) -> dict[str, Any]:
+    """Wait until *every* host in ``hosts`` sees :func:`converged` (one partition,
+    same DC).  ``online`` defaults to the hosts' names.  Returns the state seen
+    last on the first host."""
+    names = sorted(online) if online is not None else sorted(h.name for h in hosts)
+    deadline = time.monotonic() + timeout
+    pred = converged(names, offline)
+    states = {}
+    for h in hosts:
+        states[h.name] = wait_state(
+            h, pred, max(deadline - time.monotonic(), 1), f"{names} online, {list(offline)} offline"
+        )
+    dcs = {s["dc"] for s in states.values()}
+    if len(dcs) != 1:
+        # A DC change just happened between polls: ask once more, all must agree.
+        return wait_for(
+            lambda: [cluster_state(h) for h in hosts],
+            max(deadline - time.monotonic(), 5),
+            "all hosts to agree on one DC",
+            until=lambda ss: all(pred(s) for s in ss) and len({s["dc"] for s in ss}) == 1,
+            describe=lambda ss: "; ".join(describe_state(s) for s in ss or []),
+        )[0]
+    return states[hosts[0].name]
+
+
+# --------------------------------------------------------------------------
+# a cluster of hosts
+
+
+class Cluster:
+    """``n`` hosts on one switch.  Used through the ``make_cluster`` fixture."""
+
+    def __init__(self, n: int, base_dir: str | os.PathLike | None = None, **host_kwargs: Any):
+        self.network = Network(base_dir)
+        self.hosts: list[Host] = []
+        try:
+            for _ in range(n):
+                self.hosts.append(self.network.add_host(**host_kwargs))
+        except BaseException:
+            self.network.teardown()
+            raise
+
+    @property
+    def base_dir(self) -> Path:
+        return self.network.base_dir
+
+    def host(self, name: str) -> Host:
+        return self.network.host(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [h.name for h in self.hosts]
+
+    def write_corosync_conf(self, **kwargs: Any) -> str:
+        return write_corosync_conf(self.hosts, **kwargs)
+
+    def seed_cib(self, properties: Mapping[str, str] | None = None, resources_xml: str = "") -> str:
+        return seed_cib(self.hosts, properties, resources_xml)
+
+    def start(self, argv: Sequence[str] = tuple(NAIVE_ARGV), env: Mapping[str, str] | None = None):
+        for h in self.hosts:
+            h.start(argv, env)
+
+    def start_launchers(self, names: bool = False, **extra: str) -> dict[str, str]:
+        """Start pcmk-launch as PID 1 on every host with the same environment; returns it."""
+        env = launcher_env(self.hosts, names, **extra)
+        for h in self.hosts:
+            h.start(LAUNCHER_ARGV, env)
+        return env
+
+    def running(self) -> list[Host]:
+        return [h for h in self.hosts if h.running]
+
+    def wait_converged(
+        self, timeout: float = 120, hosts: Sequence[Host] | None = None, offline: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        """Wait until ``hosts`` (default: the running ones) see themselves all
+        online, the rest of ``offline`` offline, with quorum and one DC."""
+        hosts = list(hosts) if hosts is not None else self.running()
+        return wait_converged(hosts, [h.name for h in hosts], offline, timeout)
+
+    def teardown(self) -> None:
+        self.network.teardown()
+
+    def logs(self, lines: int = 30) -> str:
+        """Tails of every host's console log and pacemaker.log, for failure reports."""
+        out = []
+        for h in self.hosts:
+            out.append(f"===== {h.name} console ({h.log_path})\n{h.log_tail(lines)}")
+            plog = h.path("/var/log/pacemaker/pacemaker.log")
+            if plog.exists():
+                tail = "\n".join(plog.read_text(errors="replace").splitlines()[-lines:])
+                out.append(f"===== {h.name} pacemaker.log ({plog})\n{tail}")
+        return "\n".join(out)
