@@ -42,7 +42,7 @@ def parse(datagram: bytes) -> dict[str, object]:
         "daemon": tag,
         "pid": int(m["pid"]) if m["pid"] else None,
         "level": LEVELS[pri & 7],
-        "message": m["msg"].decode("utf-8", "replace").rstrip("\n"),
+        "message": m["msg"].decode("utf-8", "replace").strip(),
     }
 
 
