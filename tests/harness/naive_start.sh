@@ -15,7 +15,8 @@ set -u
 
 log() { echo "naive_start: $(date +%T.%N | cut -c1-12) $*" >&2; }
 
-cs= pm=
+cs='' pm=''
+# shellcheck disable=SC2329  # invoked by the trap below
 stop() {
     log "stopping (signal)"
     trap '' TERM INT
