@@ -155,7 +155,7 @@ def resolve(
         path = next((p for p in candidates if exists(p)), "")
         if not path:
             problems.add(
-                "PCMK_CRYPTO=on (the default for a multi-node cluster) needs an authkey, and "
+                "PCMK_CRYPTO=on (the default whenever PCMK_NODE_LIST is set) needs an authkey, and "
                 f"none was found (looked for PCMK_AUTHKEY_FILE, PCMK_AUTHKEY_PASSPHRASE, "
                 f"{', '.join(candidates)}). Fix: {HOW_TO_MAKE}."
             )

@@ -167,13 +167,13 @@ def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
     return 0
 
 
-def load_cluster(env: Mapping[str, str], args: argparse.Namespace | None = None):
+def load_cluster(env: Mapping[str, str], args: argparse.Namespace | None = None, interfaces=None):
     from . import addresses, authkey, settings
 
     conf = args.corosync_conf if args else DEFAULT_COROSYNC_CONF
     return settings.load(
         env,
-        addresses.read_interfaces(),
+        addresses.read_interfaces() if interfaces is None else interfaces,
         key_reader=authkey.read_key_file,
         conf_dir=os.path.dirname(os.path.abspath(conf)),
         run_dir=args.run_dir if args else "/run/pcmk_launch",
@@ -207,7 +207,8 @@ def check_with_corosync(path: str) -> None:
         raise ConfigError(f"corosync -t refused the rendered config: {out}")
 
 
-def write_config(text: str, path: str, check: bool) -> None:
+def write_config(text: str, path: str, probe_text: str | None = None) -> None:
+    """Write corosync.conf atomically; with probe_text, let `corosync -t` test it first."""
     from .fsutil import atomic_write
 
     directory = os.path.dirname(os.path.abspath(path))
@@ -216,15 +217,21 @@ def write_config(text: str, path: str, check: bool) -> None:
             f"--corosync-conf {path}: directory {directory} does not exist. "
             "Fix: create it or point --corosync-conf elsewhere."
         )
-    if check:
-        # Test a full copy beside the target first, so a refused file never replaces a good one.
-        probe = path + ".check"
-        atomic_write(probe, text.encode())
-        try:
-            check_with_corosync(probe)
-        finally:
-            os.unlink(probe)
-    atomic_write(path, text.encode(), mode=0o644)
+    try:
+        if probe_text is not None:
+            # Test a copy beside the target first, so a refused file never replaces a good one.
+            probe = path + ".check"
+            atomic_write(probe, probe_text.encode())
+            try:
+                check_with_corosync(probe)
+            finally:
+                os.unlink(probe)
+        atomic_write(path, text.encode(), mode=0o644)
+    except OSError as exc:
+        raise ConfigError(
+            f"--corosync-conf {path}: cannot write it: {exc.strerror}. "
+            "Fix: point --corosync-conf at a writable file path."
+        ) from None
 
 
 def hacluster_ids() -> tuple[int, int] | None:
@@ -266,10 +273,10 @@ def seed_cib(cluster, path: str) -> str | None:
     return "seeded a new CIB with " + " ".join(f"{k}={v}" for k, v in props)
 
 
-def render_files(args: argparse.Namespace, env: Mapping[str, str]):
+def render_files(args: argparse.Namespace, env: Mapping[str, str], interfaces=None):
     from . import corosync_conf
 
-    cluster = load_cluster(env, args)
+    cluster = load_cluster(env, args, interfaces)
     text = corosync_conf.render(cluster)
     if args.dry_run:
         from . import plan
@@ -289,7 +296,10 @@ def render_files(args: argparse.Namespace, env: Mapping[str, str]):
                     key = replace(cluster.crypto, keyfile=os.path.join(tmp, "authkey"))
                     write_key(key)
                     probe = replace(cluster, crypto=key)
-                write_config(corosync_conf.render(probe), os.path.join(tmp, "corosync.conf"), True)
+                path = os.path.join(tmp, "corosync.conf")
+                write_config(
+                    corosync_conf.render(probe), path, corosync_conf.render(probe, check=True)
+                )
             sys.stdout.write("corosync -t: the rendered config is valid\n")
         return cluster
     if cluster.settings.log_format == "json":
@@ -302,7 +312,8 @@ def render_files(args: argparse.Namespace, env: Mapping[str, str]):
             "anyone who reaches UDP port 5405 can join or forge messages"
         )
     write_key(cluster.crypto)
-    write_config(text, args.corosync_conf, args.check)
+    probe = corosync_conf.render(cluster, check=True) if args.check else None
+    write_config(text, args.corosync_conf, probe)
     log(f"wrote {args.corosync_conf} ({describe_local(cluster)})")
     note = seed_cib(cluster, args.cib_file)
     if note:
@@ -347,7 +358,12 @@ def supervise(args: argparse.Namespace, cluster) -> int:
     return ExitCode.INTERNAL  # not reached
 
 
-def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    interfaces: dict[str, list[str]] | None = None,
+) -> int:
+    """Entry point; env and interfaces are injectable (default: the real ones)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     env = os.environ if env is None else env
     if argv and not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS:
@@ -362,7 +378,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if args.command == "status":
         return cmd_status(env, args.json)
     try:
-        cluster = render_files(args, env)
+        cluster = render_files(args, env, interfaces)
     except ConfigError as exc:
         error(exc.message())
         return exc.exit_code

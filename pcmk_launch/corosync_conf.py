@@ -29,9 +29,16 @@ _ENV = jinja2.Environment(
 )
 
 
-def render(cluster: Cluster) -> str:
-    """The complete corosync.conf text for this cluster (identical on every host)."""
+def render(cluster: Cluster, check: bool = False) -> str:
+    """The complete corosync.conf text for this cluster (identical on every host).
+
+    check=True logs to stderr too, so that `corosync -t` on the copy can say what is wrong.
+    """
     template = _ENV.get_template("corosync.conf.j2")
     return template.render(
-        s=cluster.settings, nodes=cluster.nodes, quorum=cluster.quorum, crypto=cluster.crypto
+        s=cluster.settings,
+        nodes=cluster.nodes,
+        quorum=cluster.quorum,
+        crypto=cluster.crypto,
+        check=check,
     )

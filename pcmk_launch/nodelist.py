@@ -69,10 +69,25 @@ def parse_address(text: str) -> str | None:
         return None
 
 
+def unusable(addr: str) -> str | None:
+    """Why corosync cannot use this address as a node's link address, or None."""
+    ip = ipaddress.ip_address(addr)
+    if "%" in addr or (ip.version == 6 and ip.is_link_local):
+        return "a link-local address (it needs a scope that differs per host)"
+    if ip.is_unspecified:
+        return "the unspecified address"
+    if ip.is_multicast:
+        return "a multicast address"
+    return None
+
+
 def parse(text: str, problems: Problems) -> list[Entry]:
     """Split the list into entries and check their syntax; record every problem."""
     if len(text) > MAX_TEXT:
-        problems.add(f"{VAR} is {len(text)} characters long; at most {MAX_TEXT} are accepted.")
+        problems.add(
+            f"{VAR} is {len(text)} characters long; at most {MAX_TEXT} are accepted. "
+            "Fix: list each node once, separated by single spaces."
+        )
         return []
     entries: list[Entry] = []
     for position, word in enumerate(text.split(), start=1):
@@ -97,6 +112,14 @@ def parse(text: str, problems: Problems) -> list[Entry]:
                 "a hostname), entries separated by spaces."
             )
             continue
+        odd = [(h, unusable(parse_address(h))) for h in hosts if parse_address(h)]
+        odd = [(h, why) for h, why in odd if why]
+        if odd:
+            problems.add(
+                f"{where}: {odd[0][0]} is {odd[0][1]}. Fix: use the host's static unicast "
+                "address (IPv4, or a global or unique-local IPv6 address)."
+            )
+            continue
         if len(hosts) > MAX_LINKS:
             problems.add(
                 f"{where}: {len(hosts)} links; knet supports at most {MAX_LINKS}. "
@@ -111,7 +134,10 @@ def parse(text: str, problems: Problems) -> list[Entry]:
             continue
         entries.append(Entry(position, word, name, tuple(hosts)))
     if len(entries) > MAX_NODES:
-        problems.add(f"{VAR} has {len(entries)} nodes; at most {MAX_NODES} are supported.")
+        problems.add(
+            f"{VAR} has {len(entries)} nodes; at most {MAX_NODES} are supported. "
+            f"Fix: list at most {MAX_NODES} hosts (pacemaker_remote scales further)."
+        )
     return entries
 
 
@@ -180,8 +206,7 @@ def check(nodes: list[Node], problems: Problems) -> None:
             f"{VAR}: nodes have different numbers of links ({detail}). "
             "Fix: give every node the same number of addresses."
         )
-        return
-    links = counts.pop() if counts else 0
+    links = min(counts) if counts else 0
     for link in range(links):
         versions = {ipaddress.ip_address(n.addrs[link]).version for n in nodes}
         if len(versions) > 1:

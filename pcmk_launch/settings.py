@@ -18,6 +18,8 @@ from .nodelist import Node, show
 CLUSTER_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 PROPERTY_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,63}\Z")
 PROPERTY_VALUE_RE = re.compile(r"[A-Za-z0-9_.:+-]{1,64}\Z")
+DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII only: str.isdigit() also accepts '²' and '３'
+
 TRANSPORTS = ("knet", "udpu")
 
 # Defaults worth a comment: dc-deadtime=2s lets fresh nodes elect a DC in a few seconds
@@ -90,7 +92,7 @@ def _number(env: Mapping[str, str], var: str, low: int, high: int, unit: str, pr
     raw = env.get(var, VARIABLES[var][0]).strip()
     if raw == "":
         return None
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
         problems.add(
             f"{var}={show(raw)} is not a whole number of {unit} from {low} to {high}. "
             f"Fix: set e.g. {var}={max(low, min(high, 3000 if unit == 'ms' else 60))}, or unset it."
@@ -111,22 +113,25 @@ def _pairs(env: Mapping[str, str], var: str, problems: Problems) -> list[tuple[s
 
 
 def _quorum(env: Mapping[str, str], problems: Problems) -> tuple[tuple[str, str], ...]:
-    out = []
+    out: dict[str, str] = {}
     for key, value in _pairs(env, "PCMK_QUORUM", problems):
         where = f"PCMK_QUORUM: {show(key + '=' + value)}"
         if key not in QUORUM_KEYS:
             problems.add(f"{where}: unknown option. Fix: use one of {', '.join(QUORUM_KEYS)}.")
         elif key in QUORUM_BOOL and value not in ("0", "1"):
-            problems.add(f"{where}: {key} takes 0 or 1.")
-        elif key in QUORUM_INT and not (value.isdigit() and 0 < int(value) <= 3_600_000):
-            problems.add(f"{where}: {key} takes a positive whole number.")
+            problems.add(f"{where}: {key} takes 0 or 1. Fix: write {key}=1 or {key}=0.")
+        elif key in QUORUM_INT and not (DIGITS.fullmatch(value) and 0 < int(value) <= 3_600_000):
+            problems.add(f"{where}: {key} takes a positive whole number. Fix: e.g. {key}=3.")
         elif key == "auto_tie_breaker_node" and not (
             value in ("lowest", "highest") or re.fullmatch(r"[0-9]{1,3}(,[0-9]{1,3})*", value)
         ):
-            problems.add(f"{where}: takes lowest, highest or node ids separated by commas.")
+            problems.add(
+                f"{where}: takes lowest, highest or node ids separated by commas. "
+                "Fix: e.g. auto_tie_breaker_node=lowest or auto_tie_breaker_node=1,2."
+            )
         else:
-            out.append((key, value.replace(",", " ")))
-    return tuple(out)
+            out[key] = value.replace(",", " ")  # the last one wins, as in corosync.conf
+    return tuple(out.items())
 
 
 def _properties(env: Mapping[str, str], problems: Problems) -> tuple[tuple[str, str], ...]:
@@ -165,12 +170,14 @@ def parse_settings(env: Mapping[str, str], problems: Problems) -> Settings:
     transport = env.get("PCMK_TRANSPORT", "knet")
     if transport not in TRANSPORTS:
         problems.add(f"PCMK_TRANSPORT={show(transport)} is unknown. Fix: use knet or udpu.")
-    token = _number(env, "PCMK_TOKEN_TIMEOUT", 100, 600_000, "ms", problems)
-    consensus = _number(env, "PCMK_CONSENSUS_TIMEOUT", 120, 720_000, "ms", problems)
+    # Below ~126 ms corosync refuses a 2-node token; nothing that low is sane on a real network.
+    token = _number(env, "PCMK_TOKEN_TIMEOUT", 200, 600_000, "ms", problems)
+    consensus = _number(env, "PCMK_CONSENSUS_TIMEOUT", 240, 720_000, "ms", problems)
     if token and consensus and consensus < token * 1.2:
         problems.add(
-            f"PCMK_CONSENSUS_TIMEOUT={consensus} is below 1.2 x PCMK_TOKEN_TIMEOUT ({token}); "
-            f"corosync refuses that. Fix: set it to at least {-(-token * 6 // 5)} or unset it."
+            f"PCMK_CONSENSUS_TIMEOUT={consensus} is below 1.2 x PCMK_TOKEN_TIMEOUT ({token}), "
+            "the minimum corosync.conf(5) gives for a stable membership. "
+            f"Fix: set it to at least {-(-token * 6 // 5)} or unset it."
         )
     log_level = env.get("PCMK_LOG_LEVEL", "notice")
     if log_level not in LOG_LEVELS:
@@ -215,6 +222,13 @@ def pacemaker_env(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
 STANDALONE_NODE = Node(nodeid=1, name=None, addrs=("127.0.0.1",), text="standalone")
 
 
+def _two_node_problem(count: int) -> str:
+    return (
+        f"PCMK_QUORUM: two_node=1 needs exactly 2 nodes; the cluster has {count}. "
+        "Fix: remove two_node=1 (it is set automatically for 2 nodes)."
+    )
+
+
 def build_cluster(
     settings: Settings,
     interfaces: addresses.InterfaceTable,
@@ -222,7 +236,12 @@ def build_cluster(
     problems: Problems,
 ) -> Cluster | None:
     """Check the node list against this host; None when there were problems."""
+    quorum = dict(settings.quorum)
     if not settings.node_list.strip():
+        if quorum.get("two_node") == "1":
+            problems.add(_two_node_problem(1))
+        if problems:
+            return None
         return Cluster(settings, (STANDALONE_NODE,), STANDALONE_NODE, True, settings.quorum)
     before = len(problems.items)
     entries = nodelist.parse(settings.node_list, problems)
@@ -230,9 +249,8 @@ def build_cluster(
     nodelist.check(nodes, problems)
     if settings.transport == "udpu" and any(len(n.addrs) > 1 for n in nodes):
         problems.add("PCMK_TRANSPORT=udpu supports one link only. Fix: use knet for several links.")
-    quorum = dict(settings.quorum)
-    if "two_node" in quorum and quorum["two_node"] == "1" and len(nodes) != 2:
-        problems.add(f"PCMK_QUORUM: two_node=1 needs exactly 2 nodes; the list has {len(nodes)}.")
+    if quorum.get("two_node") == "1" and len(nodes) != 2:
+        problems.add(_two_node_problem(len(nodes)))
     if len(nodes) == 2:
         quorum.setdefault("two_node", "1")
     # Matching a list that is itself wrong would only add noise to the report.
@@ -286,6 +304,11 @@ def load(
     crypto = authkey.resolve(
         env, settings.cluster_name, standalone, conf_dir, run_dir, key_reader, exists, problems
     )
+    if crypto is not None and settings.transport == "udpu":
+        problems.add(
+            "PCMK_TRANSPORT=udpu cannot encrypt (corosync does crypto on knet only). "
+            "Fix: use PCMK_TRANSPORT=knet (the default), or set PCMK_CRYPTO=off."
+        )
     problems.raise_if_any()
     assert cluster is not None
     return replace(cluster, crypto=crypto)
