@@ -1,0 +1,219 @@
+"""cli.main with an injected environment: --dry-run, render, exit codes, --version, --help.
+
+cli.load_cluster reads this machine's real interfaces (netifaces), so these tests use only
+standalone mode or a one-entry list of 127.0.0.1, which every host has.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from pcmk_launch import __version__, cli, corosync_conf
+from tests.prereq import require_commands
+from tests.unit.scenarios import BY_NAME
+
+PASS = "correct horse battery staple"
+ONE_NODE = {"PCMK_NODE_LIST": "127.0.0.1", "PCMK_AUTHKEY_PASSPHRASE": PASS}
+NO_CIB = {"PCMK_CLUSTER_PROPERTIES": ""}  # nothing to seed: cibadmin is not run
+
+
+class Paths:
+    def __init__(self, tmp: Path):
+        self.etc = tmp / "etc"
+        self.etc.mkdir()
+        self.conf = self.etc / "corosync.conf"
+        self.cib = tmp / "cib" / "cib.xml"
+        self.run = tmp / "run"
+
+    def args(self, *extra: str) -> list[str]:
+        return [
+            *extra,
+            "--corosync-conf",
+            str(self.conf),
+            "--cib-file",
+            str(self.cib),
+            "--run-dir",
+            str(self.run),
+        ]
+
+    def listing(self) -> list[str]:
+        return sorted(os.listdir(self.etc))
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> Paths:
+    return Paths(tmp_path)
+
+
+# ---------------------------------------------------------------- --dry-run
+
+
+def test_dry_run_standalone_prints_plan_and_config_and_writes_nothing(paths, capsys):
+    assert cli.main(paths.args("--dry-run"), env={}) == 0
+    out = capsys.readouterr().out
+    assert "dry run: nothing is written or started" in out
+    assert "mode: standalone one-node cluster" in out
+    assert f"would write: {paths.conf}" in out
+    assert f"--- {paths.conf} ---\n" in out
+    assert out.endswith(BY_NAME["standalone"].render())  # the config is printed whole
+    assert not paths.conf.exists()
+    assert not paths.cib.exists() and not paths.cib.parent.exists()
+    assert not paths.run.exists()
+    assert paths.listing() == []
+
+
+def test_dry_run_one_node_shows_crypto_but_writes_no_key(paths, capsys):
+    assert cli.main(paths.args("--dry-run"), env=ONE_NODE) == 0
+    out = capsys.readouterr().out
+    assert "local node: nodeid 1 (127.0.0.1)" in out
+    assert "<- this host" in out
+    assert "crypto: aes256/sha256" in out and "PCMK_AUTHKEY_PASSPHRASE" in out
+    assert f"keyfile: {paths.run}/authkey" in out
+    assert not paths.run.exists() and not paths.conf.exists()
+
+
+def test_dry_run_check_runs_corosync_t_and_still_writes_nothing(paths, capsys):
+    require_commands("corosync")
+    assert cli.main(paths.args("--dry-run", "--check"), env={}) == 0
+    assert "corosync -t: the rendered config is valid" in capsys.readouterr().out
+    assert paths.listing() == [] and not paths.cib.exists()
+
+
+# ---------------------------------------------------------------- render
+
+
+def test_render_writes_the_config_atomically(paths, capsys):
+    assert cli.main(paths.args("render"), env=NO_CIB) == 0
+    assert paths.conf.read_text() == BY_NAME["standalone"].render()
+    assert stat.S_IMODE(paths.conf.stat().st_mode) == 0o644
+    assert paths.listing() == ["corosync.conf"]  # no temp file left beside it
+    assert f"wrote {paths.conf}" in capsys.readouterr().out
+
+
+def test_render_replaces_an_old_file(paths):
+    paths.conf.write_text("old\n")
+    assert cli.main(paths.args("render"), env=NO_CIB) == 0
+    assert paths.conf.read_text().startswith("# corosync.conf written by pcmk_launch")
+    assert paths.listing() == ["corosync.conf"]
+
+
+def test_render_writes_the_derived_key_where_the_config_says(paths):
+    assert cli.main(paths.args("render"), env={**ONE_NODE, **NO_CIB}) == 0
+    key = paths.run / "authkey"
+    assert f"keyfile: {key}\n" in paths.conf.read_text()
+    assert len(key.read_bytes()) == 256
+    assert stat.S_IMODE(key.stat().st_mode) == 0o400
+    assert paths.listing() == ["corosync.conf"]
+
+
+def test_bad_config_exits_2_and_leaves_a_good_file_untouched(paths, capsys):
+    assert cli.main(paths.args("render"), env=NO_CIB) == 0
+    before = paths.conf.read_bytes(), paths.conf.stat().st_ino, paths.conf.stat().st_mtime_ns
+    capsys.readouterr()
+    env = {"PCMK_TOKEN_TIMEOUT": "soon", "PCMK_TRANSPORT": "tcp", "PCMK_NODELIST": "x"}
+    assert cli.main(paths.args("render"), env=env) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("pcmk-launch: configuration refused: 3 problems")
+    for fragment in ["PCMK_TOKEN_TIMEOUT='soon'", "PCMK_TRANSPORT='tcp'", "PCMK_NODELIST"]:
+        assert fragment in captured.err
+    after = paths.conf.read_bytes(), paths.conf.stat().st_ino, paths.conf.stat().st_mtime_ns
+    assert after == before
+    assert paths.listing() == ["corosync.conf"]
+    assert not paths.cib.exists()
+
+
+def test_dry_run_with_bad_config_exits_2_with_the_message_on_stderr(paths, capsys):
+    assert cli.main(paths.args("--dry-run"), env={"PCMK_CLUSTER_NAME": "a b"}) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "PCMK_CLUSTER_NAME='a b'" in captured.err and "Fix:" in captured.err
+
+
+def test_a_config_corosync_refuses_is_not_installed(paths, capsys):
+    """render --check tests a copy first: a refused file never replaces the good one."""
+    require_commands("corosync")
+    assert cli.main(paths.args("render"), env=NO_CIB) == 0
+    good = paths.conf.read_bytes()
+    # one link, standalone: corosync -t refuses token 100 ("Not appropriate token ...")
+    env = {**NO_CIB, "PCMK_TOKEN_TIMEOUT": "100"}
+    assert cli.main(paths.args("render", "--check"), env=env) == 2
+    assert paths.conf.read_bytes() == good
+    assert paths.listing() == ["corosync.conf"]  # neither the .check probe nor a temp file
+    assert "pcmk-launch: configuration refused" in capsys.readouterr().err
+
+
+def test_missing_directory_is_a_config_error(tmp_path, capsys):
+    target = tmp_path / "nowhere" / "corosync.conf"
+    argv = ["render", "--corosync-conf", str(target), "--cib-file", str(tmp_path / "cib.xml")]
+    assert cli.main(argv, env=NO_CIB) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not target.parent.exists()
+
+
+def test_a_failed_write_leaves_no_temp_file_and_exits_2(paths, capsys):
+    """The target is a directory, so the final rename fails (EISDIR)."""
+    paths.conf.mkdir()
+    try:
+        code = cli.main(paths.args("render"), env=NO_CIB)
+    except OSError as exc:  # the write error escaped as a traceback (exit code 1)
+        code = f"uncaught {type(exc).__name__}"
+    finally:
+        assert paths.listing() == ["corosync.conf"], "a temp file was left behind"
+        assert os.listdir(paths.conf) == []
+    assert code == 2, f"a bad --corosync-conf must exit 2 with a message, got {code}"
+    assert str(paths.conf) in capsys.readouterr().err
+
+
+def test_render_seeds_a_new_cib_once(paths, capsys):
+    require_commands("cibadmin")
+    assert cli.main(paths.args("render"), env={}) == 0
+    text = paths.cib.read_text()
+    assert 'name="dc-deadtime"' in text and 'value="2s"' in text
+    assert "seeded a new CIB with dc-deadtime=2s" in capsys.readouterr().out
+    paths.cib.write_text("<cib>the cluster's own data</cib>\n")
+    assert cli.main(paths.args("render"), env={"PCMK_CLUSTER_PROPERTIES": "dc-deadtime=9s"}) == 0
+    assert paths.cib.read_text() == "<cib>the cluster's own data</cib>\n"
+    assert sorted(os.listdir(paths.cib.parent)) == ["cib.xml"]
+
+
+def test_render_output_is_what_the_core_renders(paths):
+    env = {**ONE_NODE, **NO_CIB, "PCMK_QUORUM": "wait_for_all=1", "PCMK_TOKEN_TIMEOUT": "5000"}
+    assert cli.main(paths.args("render"), env=env) == 0
+    cluster = cli.load_cluster(env, cli.parser().parse_args(paths.args("render")))
+    assert paths.conf.read_text() == corosync_conf.render(cluster)
+
+
+# ---------------------------------------------------------------- --version, --help, usage
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"], env={})
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"pcmk-launch {__version__}\n"
+
+
+def test_help(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--help"], env={})
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for word in ["--dry-run", "--corosync-conf", "--cib-file", "--check", "Exit codes", "2 bad"]:
+        assert word in out
+
+
+def test_unknown_option_is_a_usage_error_with_code_2(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--no-such-option"], env={})
+    assert exit_.value.code == 2
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_keygen_prints_a_key(capsysbinary):
+    assert cli.main(["keygen"], env={}) == 0
+    assert len(capsysbinary.readouterr().out) == 256
