@@ -5,7 +5,6 @@ Pure: takes a mapping (os.environ in production, a dict in tests) and an interfa
 
 from __future__ import annotations
 
-import difflib
 import re
 import socket
 from collections.abc import Mapping
@@ -153,6 +152,8 @@ def _unknown_variables(env: Mapping[str, str], problems: Problems) -> None:
     # PCMK_NODELIST would otherwise silently start a standalone node.
     for var in sorted(env):
         if re.fullmatch(r"PCMK_[A-Z0-9_]+", var) and var not in VARIABLES:
+            import difflib  # only on this error path: it is slow to import
+
             guess = difflib.get_close_matches(var, VARIABLES, n=1)
             hint = f"did you mean {guess[0]}?" if guess else f"known: {', '.join(VARIABLES)}."
             problems.add(f"{var} is not a variable pcmk_launch knows. Fix: {hint}")
