@@ -1,9 +1,9 @@
 """The container image: static checks of Dockerfile / compose.yaml / .dockerignore, then checks
-of a built image (`make image` first; IMAGE=... selects another tag) and of the compose demo.
+of a built image (built once per session by conftest.py; IMAGE=... selects another tag).
+The compose demo is tested in test_compose.py, operator scenarios in the other test_*.py.
 
 The static tests need nothing; the others need a Docker engine and the image (skipped on a
-developer's machine without them, failed in CI=true). The demo test also needs docker-compose
-(or the `docker compose` plugin) and the container names node1..node3 to be free.
+developer's machine without them, failed in CI=true).
 """
 
 from __future__ import annotations
@@ -155,9 +155,7 @@ def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.C
 
 
 @pytest.fixture(scope="module")
-def image() -> dict:
-    require(shutil.which("docker") is not None, "docker CLI not installed")
-    require(docker("info", check=False).returncode == 0, "no Docker engine (image/engine.sh)")
+def image(built_image) -> dict:  # built_image: tests/image/conftest.py (make image)
     inspect = docker("image", "inspect", IMAGE, check=False)
     require(inspect.returncode == 0, f"image {IMAGE} not built (make image)")
     return json.loads(inspect.stdout)[0]["Config"]
@@ -190,9 +188,13 @@ def test_image_launcher_version_matches_tree(image):
 
 
 def test_image_dry_run_renders_a_cluster_config(image):
-    out = run("--dry-run", env={"PCMK_NODE_LIST": "127.0.0.1"})
+    # a node list means crypto (PCMK_CRYPTO=on): an authkey is needed, here from a passphrase
+    secret = "pdtest-dry-run-passphrase"
+    out = run("--dry-run", env={"PCMK_NODE_LIST": "127.0.0.1", "PCMK_AUTHKEY_PASSPHRASE": secret})
     assert out.returncode == 0, out.stdout + out.stderr
     assert "ring0_addr: 127.0.0.1" in out.stdout
+    assert "crypto_cipher: aes256" in out.stdout and "sha256:" in out.stdout  # a fingerprint
+    assert secret not in out.stdout + out.stderr
 
 
 def test_image_contents(image):
@@ -206,33 +208,3 @@ def test_image_contents(image):
     )
     out = run("-c", script, entrypoint="bash")
     assert out.returncode == 0, out.stdout + out.stderr
-
-
-# --- the compose demo -----------------------------------------------------------------------
-
-
-def compose_command() -> list[str]:
-    if docker("compose", "version", check=False).returncode == 0:
-        return ["docker", "compose"]
-    require(shutil.which("docker-compose") is not None, "neither docker compose nor docker-compose")
-    return ["docker-compose"]
-
-
-def test_demo_cluster_forms(image):
-    names = docker("ps", "-a", "--format", "{{.Names}}").stdout.split()
-    if {"node1", "node2", "node3"} & set(names):
-        pytest.skip("containers node1..node3 exist already (make demo-down)")
-    compose = [*compose_command(), "-p", "pcmk_image_test", "-f", str(ROOT / "compose.yaml")]
-    env = {**os.environ, "IMAGE": IMAGE}
-    try:
-        subprocess.run([*compose, "up", "-d"], check=True, env=env, timeout=120)
-        out = subprocess.run(
-            [str(ROOT / "image/wait-demo.sh"), "--timeout", "120"],
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert out.returncode == 0, out.stdout + out.stderr
-        assert "Online: [ node1 node2 node3 ]" in out.stdout
-    finally:
-        subprocess.run([*compose, "down", "--volumes", "-t", "60"], env=env, timeout=300)

@@ -1,0 +1,131 @@
+"""Shared fixtures of the image level: a Docker engine, the image built from this tree, and
+cleanup of everything a test creates (containers, networks, volumes named pdtest-<token>-*).
+
+IMAGE=tag selects the image (default pacemaker_docker:latest); it is built once per session
+with `make image` (cached layers: seconds when nothing changed). PDTEST_NO_BUILD=1 uses the
+tag as it is, without building.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from tests.image.dockerutil import (
+    IMAGE,
+    MEASUREMENTS,
+    PREFIX,
+    ROOT,
+    Resources,
+    docker,
+)
+from tests.prereq import require
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def _failed(node) -> bool:
+    return any(
+        getattr(getattr(node, f"rep_{when}", None), "failed", False) for when in ("setup", "call")
+    )
+
+
+@pytest.fixture(scope="session")
+def engine() -> None:
+    require(shutil.which("docker") is not None, "docker CLI not installed")
+    require(docker("info", timeout=60).returncode == 0, "no Docker engine (image/engine.sh)")
+
+
+@pytest.fixture(scope="session")
+def built_image(engine) -> str:
+    """The image built from the current tree (`make image`), by tag."""
+    if os.environ.get("PDTEST_NO_BUILD") != "1":
+        require(shutil.which("make") is not None, "make not installed")
+        out = subprocess.run(
+            ["make", "-s", "-C", str(ROOT), "image", f"IMAGE={IMAGE}"],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert out.returncode == 0, f"make image failed:\n{out.stdout[-3000:]}{out.stderr[-3000:]}"
+        summary = [line for line in out.stdout.splitlines() if line.startswith("built ")]
+        if summary:
+            MEASUREMENTS["make image (cached)"] = summary[-1]
+    inspect = docker("image", "inspect", "-f", "{{.Id}} {{.Size}}", IMAGE)
+    require(inspect.returncode == 0, f"image {IMAGE} not built (make image)")
+    image_id, size = inspect.stdout.split()
+    MEASUREMENTS["image size"] = f"{int(size) / 1e6:.0f} MB ({image_id[7:19]})"
+    return IMAGE
+
+
+def _finish(request, resources: Resources, node) -> None:
+    if _failed(node):
+        resources.dump_logs()
+    problems = resources.cleanup()
+    if problems:
+        pytest.fail("cleanup incomplete:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def resources(request):
+    """Per-test registry of what the test creates; all of it is removed afterwards."""
+    res = Resources()
+    yield res
+    _finish(request, res, request.node)
+
+
+@pytest.fixture(scope="module")
+def module_resources(request):
+    """The same for module-scoped fixtures; logs are dumped if any test of the module failed."""
+    res = Resources()
+    yield res
+    failed = any(_failed(item) for item in request.session.items if item.module is request.module)
+    if failed:
+        res.dump_logs()
+    problems = res.cleanup()
+    if problems:
+        pytest.fail("cleanup incomplete:\n" + "\n".join(problems), pytrace=False)
+
+
+def _leftovers() -> dict[str, list[str]]:
+    if shutil.which("docker") is None or docker("info", timeout=30).returncode != 0:
+        return {}
+    containers = set(docker("ps", "-aq", "--filter", f"name={PREFIX}").stdout.split())
+    containers |= set(
+        docker(
+            "ps", "-aq", "--filter", f"label=com.docker.compose.project={PREFIX}-compose"
+        ).stdout.split()
+    )
+    networks = docker("network", "ls", "-q", "--filter", f"name={PREFIX}").stdout.split()
+    volumes = docker("volume", "ls", "-q", "--filter", f"name={PREFIX}").stdout.split()
+    return {"containers": sorted(containers), "networks": networks, "volumes": volumes}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leftovers():
+    """Safety net: after the session nothing named after this session's token may remain."""
+    yield
+    left = _leftovers()
+    if any(left.values()):
+        for cid in left.get("containers", []):
+            docker("rm", "-f", "-v", cid, timeout=180)
+        for net in left.get("networks", []):
+            docker("network", "rm", net)
+        for vol in left.get("volumes", []):
+            docker("volume", "rm", "-f", vol)
+        pytest.fail(f"tests left these behind (now removed): {left}", pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if MEASUREMENTS:
+        terminalreporter.section("image-level measurements")
+        for key, value in MEASUREMENTS.items():
+            terminalreporter.write_line(f"{key}: {value}")

@@ -1,0 +1,222 @@
+"""The 3-node demo cluster of compose.yaml (what `make demo` starts), under a project name
+of this session. compose.yaml fixes the container names node1..node3 and the subnet
+198.18.0.0/24: the module is skipped (failed in CI) when either is taken, e.g. by a running
+`make demo` (`make demo-down` frees them).
+
+Forms; relays the daemons' syslog to `docker logs`; turns healthy; `docker-compose stop` of
+one node (compose's stop_grace_period) is a clean stop and a clean leave for the others, who
+keep quorum; `docker-compose start` brings it back with its state volume.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from tests.image.dockerutil import (
+    PREFIX,
+    ROOT,
+    container_names,
+    crm_mon,
+    dexec,
+    docker,
+    health_status,
+    inspect,
+    logs,
+    measure,
+    started_at,
+    used_subnets,
+    wait_for,
+    wait_formed,
+)
+from tests.prereq import require
+
+NODES = ("node1", "node2", "node3")
+DEMO_SUBNET = ipaddress.ip_network("198.18.0.0/24")
+
+
+def compose_command() -> list[str]:
+    if docker("compose", "version").returncode == 0:
+        return ["docker", "compose"]
+    require(shutil.which("docker-compose") is not None, "neither docker compose nor docker-compose")
+    return ["docker-compose"]
+
+
+@dataclass
+class Demo:
+    project: str
+    command: list[str]
+    env: dict[str, str]
+    formed_output: str
+
+    def compose(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*self.command, *args], capture_output=True, text=True, env=self.env, timeout=timeout
+        )
+
+
+@pytest.fixture(scope="module")
+def demo(built_image, module_resources) -> Demo:
+    command = compose_command()
+    taken = set(NODES) & container_names()
+    require(not taken, f"containers {sorted(taken)} exist already (make demo-down?)")
+    clash = [s for s in used_subnets() if s.version == 4 and s.overlaps(DEMO_SUBNET)]
+    require(not clash, f"{DEMO_SUBNET} is in use already ({clash}; make demo-down?)")
+
+    project = f"{PREFIX}-compose"
+    command = [*command, "-p", project, "-f", str(ROOT / "compose.yaml")]
+    env = {**os.environ, "IMAGE": built_image}
+    demo = Demo(project, command, env, "")
+    module_resources.on_cleanup(
+        lambda: demo.compose("down", "--volumes", "--remove-orphans", "-t", "120")
+    )
+    for node in NODES:  # in case `down` fails: removed by name, then the project's network
+        module_resources.container(node)
+    module_resources.network(f"{project}_cluster")
+
+    t0 = time.monotonic()
+    up = demo.compose("up", "-d", timeout=180)
+    assert up.returncode == 0, up.stdout + up.stderr
+    formed = subprocess.run(
+        [str(ROOT / "image/wait-demo.sh"), "--nodes", "3", "--timeout", "120"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert formed.returncode == 0, formed.stdout + formed.stderr
+    measure("compose: up -d until 3 online with DC (wait-demo.sh)", f"{time.monotonic() - t0:.1f}s")
+    demo.formed_output = formed.stdout
+    return demo
+
+
+def test_demo_cluster_forms_with_quorum_and_one_dc(demo):
+    assert "Online: [ node1 node2 node3 ]" in demo.formed_output, demo.formed_output
+    dcs = set()
+    for node in NODES:
+        mon = crm_mon(node)
+        assert mon is not None, node
+        assert mon.online == list(NODES) and mon.quorate, (node, str(mon))
+        dcs.add(mon.dc)
+    assert len(dcs) == 1 and dcs <= set(NODES), dcs
+    # multi-node traffic is encrypted by default (compose.yaml gives every node a passphrase)
+    conf = dexec("node1", "cat", "/etc/corosync/corosync.conf").stdout
+    assert re.search(r"^\s*crypto_cipher: aes256$", conf, re.M), conf
+
+
+def test_docker_logs_carry_corosync_and_pacemaker_lines(demo):
+    """The /dev/log relay: daemons that log to syslog show up in `docker logs`."""
+    text = logs("node1")
+    for prefix in ("[pcmk-launch] ", "corosync[", "pacemakerd[", "pacemaker-controld["):
+        assert re.search(rf"^{re.escape(prefix)}", text, re.M), f"no {prefix!r} line in logs"
+    assert "[pcmk-launch] started pacemakerd" in text
+
+
+def test_every_node_turns_healthy(demo):
+    for node in NODES:
+        out = dexec(node, "pcmk-launch", "health")
+        assert out.returncode == 0, (node, out.stdout + out.stderr)
+
+    def all_healthy():
+        states = {n: health_status(n) for n in NODES}
+        return all(s == "healthy" for s in states.values()), states
+
+    wait_for(all_healthy, 60, "docker health of node1..3", interval=0.5)
+    latest = max(time.time() - started_at(n) for n in NODES)
+    measure("compose: all 3 docker health 'healthy' after start (max)", f"{latest:.1f}s")
+
+
+def test_status_json_describes_the_cluster(demo):
+    out = dexec("node2", "pcmk-launch", "status", "--json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    data = json.loads(out.stdout)
+    assert data["running"] and data["healthy"] and data["quorate"], data
+    assert data["cluster_name"] == "demo" and data["local_node"] == "node2"
+    assert sorted(n["name"] for n in data["nodes"] if n["online"]) == list(NODES)
+
+
+def test_stop_is_a_clean_leave_and_start_rejoins(demo):
+    """Stops and restarts a member that is not the DC."""
+    dc = crm_mon("node1").dc
+    victim = next(n for n in reversed(NODES) if n != dc)  # a DC stop is another scenario
+    others = [n for n in NODES if n != victim]
+    since = inspect(dc, "{{.State.StartedAt}}")  # nothing older matters
+    cutoff = time.time()
+
+    t0 = time.monotonic()
+    out = demo.compose("stop", victim, timeout=200)  # compose.yaml: stop_grace_period: 2m
+    elapsed = time.monotonic() - t0
+    assert out.returncode == 0, out.stdout + out.stderr
+    measure(f"compose stop {victim} (grace 2m)", f"{elapsed:.1f}s")
+    assert inspect(victim, "{{.State.Status}}") == "exited"
+    assert inspect(victim, "{{.State.ExitCode}}") == "0"
+    text = logs(victim)
+    assert "[pcmk-launch] received SIGTERM: stopping the cluster stack" in text, text[-2000:]
+    assert re.search(r"\[pcmk-launch\] corosync stopped \(exit code 0\); clean stop", text)
+    assert text.rstrip().endswith("[pcmk-launch] exiting with code 0"), text[-2000:]
+    assert "SIGKILL" not in text
+
+    def left():
+        mon = crm_mon(others[0])
+        ok = mon is not None and mon.online == others and victim in mon.offline
+        return ok, mon
+
+    mon = wait_for(left, 30, f"{victim} offline on {others[0]}", container=others[0])
+    assert mon.quorate and mon.dc == dc, str(mon)
+    node = mon.nodes[victim]
+    assert node["unclean"] == "false" and node["expected_up"] == "false", node
+    for other in others:
+        health = dexec(other, "pcmk-launch", "health")
+        assert health.returncode == 0, (other, health.stdout)
+        recent = docker("logs", "--since", since, other).stdout
+        assert "Failed to receive the leave message" not in recent, other
+        assert not re.search(rf"{victim}.*(will be fenced|unclean)", recent), other
+    assert f"do_shutdown of peer {victim} is complete" in logs(dc), "no clean leave at the DC"
+
+    out = demo.compose("start", victim, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    t0 = time.monotonic()
+    wait_formed(others[0], online=3, timeout=90)
+    measure(f"compose start {victim}: rejoined (3 online) after", f"{time.monotonic() - t0:.1f}s")
+    wait_for(
+        lambda: ((h := dexec(victim, "pcmk-launch", "health")).returncode == 0, h.stdout),
+        60,
+        f"{victim} healthy again",
+        container=victim,
+    )
+    # its state volume survived the restart: the CIB was seeded once, not again
+    assert logs(victim).count("seeded a new CIB") == 1
+    assert started_at(victim) > cutoff
+
+
+def test_stopping_the_dc_hands_over_cleanly(demo):
+    """The DC leaves: the other two elect a new DC, keep quorum, and it comes back."""
+    wait_formed("node1", online=3, timeout=60)
+    dc = crm_mon("node1").dc
+    others = [n for n in NODES if n != dc]
+    since = inspect(others[0], "{{.State.StartedAt}}")
+    out = docker("stop", "-t", "120", dc, timeout=200)
+    assert out.returncode == 0, out.stderr
+    assert inspect(dc, "{{.State.ExitCode}}") == "0"
+    assert "SIGKILL" not in logs(dc)
+
+    def handed_over():
+        mon = crm_mon(others[0])
+        ok = mon is not None and mon.dc in others and mon.quorate and mon.online == others
+        return ok, mon
+
+    mon = wait_for(handed_over, 60, f"new DC after {dc} left", container=others[0])
+    assert mon.nodes[dc]["unclean"] == "false", mon.nodes[dc]
+    for other in others:
+        recent = docker("logs", "--since", since, other).stdout
+        assert "Failed to receive the leave message" not in recent, other
+        assert dexec(other, "pcmk-launch", "health").returncode == 0, other
+    assert docker("start", dc).returncode == 0
+    wait_formed(others[0], online=3, timeout=90)
