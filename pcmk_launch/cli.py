@@ -101,7 +101,10 @@ def cluster_state(with_cib: bool = False):
     except subprocess.TimeoutExpired:
         raise ValueError("crm_mon did not answer within 10s") from None
     if mon.returncode != 0 and "<current_dc" not in mon.stdout:
-        detail = (mon.stderr.strip().splitlines() or ["no output"])[-1]
+        detail = (
+            health.failure_reason(mon.stdout)
+            or (mon.stderr.strip().splitlines() or [f"exit code {mon.returncode}"])[-1]
+        )
         raise ValueError(f"the cluster is not running here (crm_mon: {detail})")
     cib = None
     if with_cib:

@@ -36,6 +36,18 @@ class ClusterState:
         return asdict(self)
 
 
+def failure_reason(crm_mon_xml: str) -> str | None:
+    """crm_mon --output-as=xml reports its errors inside the XML, not on stderr."""
+    try:
+        status = ET.fromstring(crm_mon_xml).find("status")
+    except ET.ParseError:
+        return None
+    if status is None:
+        return None
+    errors = [e.text.strip() for e in status.iter("error") if e.text and e.text.strip()]
+    return "; ".join([status.get("message", "")] + errors).strip("; ") or None
+
+
 def _true(value: str | None) -> bool:
     return value == "true"
 
@@ -95,14 +107,14 @@ def parse(crm_mon_xml: str, cib_resources: str | None = None) -> ClusterState:
 
 def judge(state: ClusterState, local_name: str) -> str | None:
     """None when this node is online in a quorate partition with a DC, else the reason."""
+    if state.dc is None:  # before the election crm_mon lists no nodes at all
+        return "no DC elected yet (pacemaker is starting, or this partition cannot elect one)"
     node = state.node(local_name)
     if node is None:
         names = " ".join(n.name for n in state.nodes) or "none"
         return f"this node ({local_name}) is not in the cluster's node list ({names})"
     if not node.online:
         return f"this node ({local_name}) is not online yet"
-    if state.dc is None:
-        return "no DC elected yet"
     if not state.quorate:
         return "this partition has no quorum"
     return None

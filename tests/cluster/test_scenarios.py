@@ -260,21 +260,6 @@ def wait_address(host: Host, present: bool, timeout: float = 30) -> None:
     wait_for(lambda: has_address(host) == present, timeout, f"{VIP} {verb} {host.name}'s eth0")
 
 
-def power_cut(host: Host) -> int | None:
-    """A power cut as the network sees it. Host.kill() ends every process of the host,
-    but its netns survives, and with it any address IPaddr2 added: the dead host would
-    go on answering for the VIP. So: unplug, kill, drop the addresses a reboot loses
-    (all but the static one), plug the cable back in."""
-    host.link_down()
-    rc = host.kill()
-    out = host.ip("-o", "-4", "addr", "show", "dev", "eth0").stdout
-    for cidr in re.findall(r"inet (\S+)", out):
-        if cidr.split("/")[0] != host.address:
-            host.ip("addr", "del", cidr, "dev", "eth0")
-    host.link_up()
-    return rc
-
-
 def create_vip(c: Cluster, members: Sequence[Host]) -> str:
     """stonith off and the IPaddr2 VIP, both through pcs (no pcsd); returns its node."""
     admin = members[0]
@@ -618,7 +603,7 @@ def test_vip_fails_over_when_its_host_is_killed(vip_cluster, timing):
     try:
         wait_for(lambda: pinger.replies_after(0) > 0, 10, "pinger's first reply")
         t0 = time.monotonic()
-        assert power_cut(holder) == -9
+        assert holder.power_cut() == -9
         new, state = wait_vip(rest[0], timeout=90, not_on=[holder.name])
         t_crm = time.monotonic() - t0
         assert new in {h.name for h in rest}
