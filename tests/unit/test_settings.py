@@ -279,3 +279,13 @@ def test_standalone_refuses_two_node_like_a_one_node_list():
 def test_quorum_words_keep_their_order_in_the_cluster():
     cluster = load({"PCMK_NODE_LIST": THREE, "PCMK_QUORUM": "wait_for_all=1 expected_votes=3"}, H1)
     assert cluster.quorum == (("wait_for_all", "1"), ("expected_votes", "3"))
+
+
+def test_readme_documents_every_variable():
+    from pathlib import Path
+
+    from pcmk_launch.settings import VARIABLES
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [v for v in VARIABLES if f"| `{v}` |" not in readme]
+    assert not missing, f"README's configuration table lacks {missing}"
