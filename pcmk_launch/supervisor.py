@@ -73,6 +73,29 @@ def describe_status(status: int) -> str:
     return f"exit code {os.waitstatus_to_exitcode(status)}"
 
 
+RESERVED_SIGNALS = (32, 33)  # glibc's own (SIGCANCEL, SIGSETXID): Python cannot touch them
+RT_SIGACTION = {"x86_64": 13, "aarch64": 134}
+
+
+def reset_inherited_ignores() -> None:
+    """Undo SIG_IGN on glibc's reserved signals if our parent left it (GNU make and any
+    posix_spawn caller do): an ignored disposition survives exec and would reach every
+    daemon. libc refuses sigaction() for these, so use the raw system call."""
+    with open("/proc/self/status") as f:
+        ignored = next(int(line.split()[1], 16) for line in f if line.startswith("SigIgn:"))
+    todo = [sig for sig in RESERVED_SIGNALS if ignored & (1 << (sig - 1))]
+    number = RT_SIGACTION.get(os.uname().machine)
+    if not todo or number is None:
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    default = ctypes.create_string_buffer(32)  # handler SIG_DFL, no flags, empty mask
+    for sig in todo:
+        if libc.syscall(number, sig, default, None, 8) != 0:
+            log(f"cannot reset inherited SIG_IGN of signal {sig}", "warning")
+
+
 def become_subreaper() -> None:
     """When not PID 1, adopt orphans anyway (PR_SET_CHILD_SUBREAPER)."""
     import ctypes
@@ -102,6 +125,7 @@ class Supervisor:
         for sig in HANDLED:
             signal.signal(sig, lambda *_: None)  # the wakeup pipe carries the signal number
         signal.set_wakeup_fd(wfd, warn_on_full_buffer=False)
+        reset_inherited_ignores()
         signal.pthread_sigmask(signal.SIG_SETMASK, set())  # deliver what came during start-up
         if os.getpid() != 1:
             become_subreaper()
