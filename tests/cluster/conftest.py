@@ -63,3 +63,14 @@ def make_cluster(request, cluster_prereqs):
             else:
                 cluster.network.remove_dir()
     hosts.assert_no_leftovers()
+
+
+@pytest.fixture
+def timing(capsys):
+    """timing(what, seconds) prints a TIMING line that survives pytest's capture."""
+
+    def report(what: str, seconds: float) -> None:
+        with capsys.disabled():
+            print(f"\nTIMING {what}: {seconds:.1f}s")
+
+    return report

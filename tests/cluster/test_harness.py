@@ -29,15 +29,6 @@ pytestmark = pytest.mark.root
 FAST = {"dc-deadtime": "2s"}
 
 
-@pytest.fixture
-def timing(capsys):
-    def report(what: str, seconds: float) -> None:
-        with capsys.disabled():
-            print(f"\nTIMING {what}: {seconds:.1f}s")
-
-    return report
-
-
 def test_host_basics(make_cluster):
     """Namespaces, mounts, directories, run(), stop/kill semantics: no daemons."""
     c = make_cluster(2)

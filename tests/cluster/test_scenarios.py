@@ -86,15 +86,6 @@ LOSS_MARKERS = (
 # helpers
 
 
-@pytest.fixture
-def timing(capsys):
-    def report(what: str, seconds: float) -> None:
-        with capsys.disabled():
-            print(f"\nTIMING {what}: {seconds:.1f}s")
-
-    return report
-
-
 def launch(members: Sequence[Host], env: dict[str, str]) -> None:
     for h in members:
         h.start(LAUNCHER_ARGV, env)
