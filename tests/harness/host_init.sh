@@ -7,7 +7,7 @@
 # sets the host up, tells the harness it is ready, then execs ARGV (which
 # therefore becomes PID 1 of the host).
 #
-# usage: host_init.sh HOSTNAME READY_FD SEED_DIRS [--bind SRC DST]... -- ARGV...
+# usage: host_init.sh HOSTNAME READY_FD SEED_DIRS [--bind SRC DST]... [--keep PATH]... -- ARGV...
 #   READY_FD   fd on which "ready" is written once set-up is done (then closed)
 #   SEED_DIRS  1: (re)create the directories the Debian packages ship under
 #              the bind-mounted paths, with their owner/mode; 0: leave the
@@ -25,12 +25,28 @@ while [ "$1" = --bind ]; do
     mount --bind "$2" "$3"
     shift 3
 done
+# --keep PATH: a path under /tmp (the checkout, its venv) that must survive the private /tmp.
+keep=()
+while [ "$1" = --keep ]; do
+    keep+=("$2")
+    shift 2
+done
 [ "$1" = -- ] && shift
 
 # Private, empty /run, /dev/shm (libqb IPC buffers live there) and /tmp
 # (bind targets must therefore not be under these).
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+mkdir -p /run/.keep
+for i in "${!keep[@]}"; do
+    mkdir "/run/.keep/$i"
+    mount --bind "${keep[$i]}" "/run/.keep/$i"
+done
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
+for i in "${!keep[@]}"; do
+    mkdir -p "${keep[$i]}"
+    mount --move "/run/.keep/$i" "${keep[$i]}"
+done
+rmdir /run/.keep/* /run/.keep 2>/dev/null || true
 mkdir -p /run/lock
 chmod 1777 /run/lock
 

@@ -45,6 +45,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -54,6 +55,12 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 HOST_INIT = HERE / "host_init.sh"
+# The checkout and its venv stay visible in the hosts even when they live under /tmp, which
+# every host gets privately (a CI clone may well be there).
+_UNDER_TMP = sorted(
+    {p for p in (str(HERE.parents[1]), sys.prefix) if p == "/tmp" or p.startswith("/tmp/")}
+)
+KEEP_UNDER_TMP = [p for p in _UNDER_TMP if not any(p.startswith(q + "/") for q in _UNDER_TMP)]
 
 #: Name prefix of everything (netns names, temp dirs) this test session creates.
 SESSION_PREFIX = f"pd{os.getpid()}-"
@@ -526,6 +533,8 @@ class Host:
         bind_args: list[str] = []
         for guest, src in self.binds.items():
             bind_args += ["--bind", str(src), guest]
+        for path in KEEP_UNDER_TMP:
+            bind_args += ["--keep", path]
         cmd = [
             "ip", "netns", "exec", self.netns,
             "unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--mount-proc",
