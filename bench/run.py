@@ -245,13 +245,27 @@ def with_fake_launcher(action: Callable[[int], object], **extra: str) -> object:
                 raise BenchError(f"the launcher exited {p.returncode}")
 
 
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and all its descendants (tini puts its child in a group of its own
+    and cannot pass SIGKILL on, so neither kill() nor killpg() reaches them all)."""
+    todo, tree = [pid], []
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            todo += children(p)
+    for p in tree:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p, signal.SIGKILL)
+
+
 def with_process(argv: list[str], action: Callable[[int], object]) -> object:
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, start_new_session=True)
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
     try:
         time.sleep(0.5)
         return action(p.pid)
     finally:
-        os.killpg(p.pid, signal.SIGKILL)  # tini's child too: tini cannot pass SIGKILL on
+        kill_tree(p.pid)
         p.wait()
 
 
@@ -317,7 +331,7 @@ def bench_reaping(n: int) -> dict[str, dict[str, float]]:
             flag = tmp / "spawned"
             if who == "tini":
                 argv = ["tini", "-s", "--", sys.executable, str(maker), str(n), str(flag)]
-                p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, start_new_session=True)
+                p = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
                 pid = p.pid
             else:
                 bindir = fake_bin(tmp)
@@ -350,8 +364,8 @@ def bench_reaping(n: int) -> dict[str, dict[str, float]]:
             finally:
                 if who == "launcher":
                     p.send_signal(signal.SIGTERM)
-                else:  # tini's child too: tini cannot pass SIGKILL on
-                    os.killpg(p.pid, signal.SIGKILL)
+                else:
+                    kill_tree(p.pid)
                 p.wait(30)
     return out
 

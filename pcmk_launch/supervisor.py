@@ -206,7 +206,9 @@ class Supervisor:
                 data = os.read(self.rfd, 4096)
             except BlockingIOError:
                 return
-            for signum in data:
+            # A storm of SIGCHLD bytes needs one reap pass, not one per byte; the kernel
+            # merges pending standard signals anyway, so nothing is lost by merging here.
+            for signum in dict.fromkeys(data):
                 self.on_signal(signum)
 
     def on_signal(self, signum: int) -> None:
