@@ -63,6 +63,7 @@ RUN shopt -s nullglob \
         pcs \
         procps \
         python3 \
+        python3-boto3 \
         python3-jinja2 \
         python3-netifaces \
         python3-psutil \
@@ -83,6 +84,18 @@ COPY pcmk_launch/ /usr/lib/python3/dist-packages/pcmk_launch/
 RUN chmod 0755 /usr/sbin/pcmk-launch \
     && python3 -m compileall -q /usr/lib/python3/dist-packages/pcmk_launch \
     && python3 -c 'import pcmk_launch; print("pcmk_launch", pcmk_launch.__version__)'
+
+# Fence agent for containerised nodes (agents/fence_docker_api/): kills a node's container
+# through the Docker Engine API. Pacemaker looks for fence agents as /usr/sbin/fence_*.
+COPY agents/fence_docker_api/fence_docker_api.py /usr/sbin/fence_docker_api
+RUN chmod 0755 /usr/sbin/fence_docker_api && fence_docker_api -o metadata >/dev/null
+
+# Cloud VIP agent (agents/cloud-vip/): ocf:pcmk-docker:cloud-vip moves a VIP through an
+# EC2-compatible API (python3-boto3 above, ~80 MB of it botocore).
+COPY agents/cloud-vip/cloud-vip /usr/lib/ocf/resource.d/pcmk-docker/cloud-vip
+RUN chmod 0755 /usr/lib/ocf/resource.d/pcmk-docker/cloud-vip \
+    && /usr/lib/ocf/resource.d/pcmk-docker/cloud-vip meta-data >/dev/null \
+    && python3 -c 'import boto3'
 
 ENV LANG=C.UTF-8 \
     PYTHONUNBUFFERED=1

@@ -1,0 +1,439 @@
+"""STONITH in the 3-node demo cluster of compose.yaml, through fence_docker_api.
+
+image/demo-fencing.sh (what `make demo` runs after formation) adds one fence_docker_api device
+per node (it kills that node's container through the Docker socket compose.yaml mounts) and
+sets stonith-enabled=true; run twice, it changes nothing. A node that stops answering
+(`docker pause`) is fenced: its container is killed, the fencing history shows it, and a
+resource that preferred it starts on another node only after the fence succeeded. A device
+pointed at a socket that does not exist makes fencing fail visibly and the resource stays
+where it was, never active twice; once the device is fixed, fencing completes and the
+resource moves.
+
+The same compose.yaml, container names (node1..node3) and subnet as test_compose.py, under
+this session's project name: skipped (failed in CI) when they are taken (`make demo-down`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import shutil
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.image.dockerutil import (
+    PREFIX,
+    ROOT,
+    container_names,
+    container_state,
+    crm_mon,
+    dexec,
+    docker,
+    inspect,
+    measure,
+    used_subnets,
+    wait_for,
+    wait_formed,
+)
+from tests.prereq import require
+
+NODES = ("node1", "node2", "node3")
+DEMO_SUBNET = ipaddress.ip_network("198.18.0.0/24")
+AGENT = "fence_docker_api"
+DUMMY = "pdtest-dummy"
+BAD_SOCKET = "/run/pdtest-nonexistent.sock"
+
+
+@dataclass
+class Demo:
+    command: list[str]
+    env: dict[str, str]
+
+    def compose(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*self.command, *args], capture_output=True, text=True, env=self.env, timeout=timeout
+        )
+
+
+def compose_command() -> list[str]:
+    if docker("compose", "version").returncode == 0:
+        return ["docker", "compose"]
+    require(shutil.which("docker-compose") is not None, "neither docker compose nor docker-compose")
+    return ["docker-compose"]
+
+
+def unpause_all() -> None:
+    for node in NODES:
+        if container_state(node) == "paused":
+            docker("unpause", node)
+
+
+@pytest.fixture(scope="module")
+def demo(built_image, module_resources) -> Demo:
+    command = compose_command()
+    taken = set(NODES) & container_names()
+    require(not taken, f"containers {sorted(taken)} exist already (make demo-down?)")
+    clash = [s for s in used_subnets() if s.version == 4 and s.overlaps(DEMO_SUBNET)]
+    require(not clash, f"{DEMO_SUBNET} is in use already ({clash}; make demo-down?)")
+
+    project = f"{PREFIX}-compose"
+    demo = Demo(
+        [*command, "-p", project, "-f", str(ROOT / "compose.yaml")],
+        {**os.environ, "IMAGE": built_image},
+    )
+    module_resources.on_cleanup(
+        lambda: demo.compose("down", "--volumes", "--remove-orphans", "-t", "30")
+    )
+    module_resources.on_cleanup(unpause_all)  # callbacks run in reverse: before `down`
+    for node in NODES:  # in case `down` fails: removed by name, then the project's network
+        module_resources.container(node)
+    module_resources.network(f"{project}_cluster")
+
+    up = demo.compose("up", "-d", timeout=180)
+    assert up.returncode == 0, up.stdout + up.stderr
+    formed = subprocess.run(
+        [str(ROOT / "image/wait-demo.sh"), "--nodes", "3", "--timeout", "120"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert formed.returncode == 0, formed.stdout + formed.stderr
+
+    t0 = time.monotonic()
+    out = demo_fencing()
+    assert out.returncode == 0, out.stdout + out.stderr
+    measure(
+        "fencing: image/demo-fencing.sh (3 devices, stonith-enabled)",
+        f"{time.monotonic() - t0:.1f}s",
+    )
+    return demo
+
+
+def demo_fencing() -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(ROOT / "image/demo-fencing.sh"), "--container", "node1"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def pcs(container: str, *args: str) -> str:
+    out = dexec(container, "pcs", *args, timeout=60)
+    assert out.returncode == 0, f"pcs {' '.join(args)}: {out.stdout}{out.stderr}"
+    return out.stdout
+
+
+def parse_stamp(stamp: str) -> float:
+    """A docker timestamp (RFC 3339 with up to 9 fractional digits) as Unix time."""
+    head, _, frac = stamp.rstrip("Z").partition(".")
+    base = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    return base + float("0." + (frac or "0"))
+
+
+def stamped_lines(container: str, since: float) -> list[tuple[float, str]]:
+    """`docker logs -t` lines of `container` since Unix time `since`."""
+    out = docker("logs", "-t", "--since", f"{since:.3f}", container, timeout=60)
+    lines = []
+    for line in (out.stdout + out.stderr).splitlines():
+        stamp, _, text = line.partition(" ")
+        try:
+            lines.append((parse_stamp(stamp), text))
+        except ValueError:
+            continue
+    return sorted(lines)
+
+
+def first(
+    lines: list[tuple[float, str]], pattern: str, after: float = 0
+) -> tuple[float, re.Match] | None:
+    """The first line at or after Unix time `after` that matches."""
+    for stamp, text in lines:
+        m = re.search(pattern, text) if stamp >= after else None
+        if m:
+            return stamp, m
+    return None
+
+
+def history(container: str, target: str) -> list[dict[str, str]]:
+    """Every fencing event for `target` (stonith_admin --history --verbose: failures too)."""
+    out = dexec(
+        container, "stonith_admin", "--history", target, "--verbose", "--output-as=xml", timeout=30
+    )
+    try:
+        root = ET.fromstring(out.stdout)
+    except ET.ParseError:
+        return []
+    return [dict(e.attrib) for e in root.iter("fence_event")]
+
+
+def completed(event: dict[str, str]) -> float:
+    """The `completed` attribute (e.g. '2026-12-01 07:52:45Z') as Unix time, whole seconds."""
+    stamp = event.get("completed", "").rstrip("Z")
+    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
+
+
+def dummy_nodes(container: str) -> list[str] | None:
+    mon = crm_mon(container)
+    if mon is None or DUMMY not in mon.resources:
+        return None
+    res = mon.resources[DUMMY]
+    return res["nodes"] if res.get("active") == "true" else []
+
+
+def all_running() -> None:
+    """Every node's container runs (a test before this one may have fenced one), 3 online."""
+    unpause_all()
+    for node in NODES:
+        if container_state(node) != "running":
+            docker("start", node, check=True)
+    wait_formed("node1", online=3, timeout=120)
+
+
+def dummy_on(victim: str) -> None:
+    """The test resource exists, prefers `victim` (only), and runs there."""
+    if dexec("node1", "crm_resource", "--resource", DUMMY, "--query-xml").returncode != 0:
+        pcs("node1", "resource", "create", DUMMY, "ocf:pacemaker:Dummy", "op", "monitor",
+            "interval=10s")  # fmt: skip
+    prefer = f"{DUMMY}-prefers"
+    dexec("node1", "cibadmin", "--delete", "--xml-text", f'<rsc_location id="{prefer}"/>')
+    pcs("node1", "constraint", "location", "add", prefer, DUMMY, victim, "100", "--force")
+    wait_for(
+        lambda: ((n := dummy_nodes("node1")) == [victim], n),
+        60,
+        f"{DUMMY} started on {victim}",
+    )
+
+
+def pick_victim() -> tuple[str, str, list[str]]:
+    """A node that is not the DC (a DC loss adds an election: another scenario)."""
+    dc = crm_mon("node1").dc
+    assert dc in NODES, dc
+    victim = next(n for n in reversed(NODES) if n != dc)
+    return dc, victim, [n for n in NODES if n != victim]
+
+
+# --- tests ----------------------------------------------------------------------------------
+
+
+def test_agent_is_installed_and_reaches_the_engine(demo):
+    out = dexec("node2", "stonith_admin", "--list-installed")
+    assert AGENT in out.stdout.split(), out.stdout
+    meta = dexec("node2", "stonith_admin", "--metadata", "--agent", AGENT)
+    assert meta.returncode == 0, meta.stderr
+    root = ET.fromstring(meta.stdout)
+    actions = {a.get("name") for a in root.iter("action")}
+    assert {"on", "off", "reboot", "status", "list", "monitor", "metadata", "validate-all"} <= (
+        actions
+    ), actions
+
+    listed = dexec("node2", AGENT, "-o", "list")
+    assert listed.returncode == 0, listed.stderr
+    names = {line.split(",")[0] for line in listed.stdout.splitlines()}
+    assert set(NODES) <= names, listed.stdout
+    for node in NODES:
+        status = dexec("node2", AGENT, "--action", "status", "--plug", node)
+        assert (status.returncode, status.stdout.strip()) == (0, "Status: ON"), status
+    missing = dexec("node2", AGENT, "-o", "status", "-n", f"{PREFIX}-no-such-container")
+    assert missing.returncode == 2, missing
+    # unreachable endpoints are errors (1), never "off"
+    tcp = dexec(
+        "node2", AGENT, "-o", "status", "-n", "node1", "-a", "127.0.0.1", "-u", "1", "--ssl=0"
+    )
+    assert tcp.returncode == 1 and "cannot reach the Docker API" in tcp.stderr, tcp
+    sock = dexec("node2", AGENT, "-o", "off", "-n", "node1", "--socket", BAD_SOCKET)
+    assert sock.returncode == 1 and BAD_SOCKET in sock.stderr, sock
+    assert container_state("node1") == "running"
+
+
+def test_demo_fencing_is_on_and_the_script_idempotent(demo):
+    prop = dexec(
+        "node1",
+        "crm_attribute",
+        "--type",
+        "crm_config",
+        "--name",
+        "stonith-enabled",
+        "--query",
+        "--quiet",
+    )
+    assert prop.stdout.strip() == "true", prop
+    mon = crm_mon("node1")
+    for node in NODES:
+        dev = mon.resources.get(f"fence_{node}")
+        assert dev is not None, str(mon)
+        assert dev["resource_agent"] == f"stonith:{AGENT}" and dev["active"] == "true", dev
+        assert node not in dev["nodes"], dev  # kept off the node it fences
+    epoch = inspect_cib_epoch()
+    again = demo_fencing()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "nothing changed" in again.stdout, again.stdout
+    assert inspect_cib_epoch() == epoch
+
+
+def inspect_cib_epoch() -> tuple[str, str]:
+    root = ET.fromstring(dexec("node1", "cibadmin", "--query", "--no-children").stdout)
+    return root.get("admin_epoch", ""), root.get("epoch", "")
+
+
+def test_frozen_node_is_fenced_and_its_resource_moves_after(demo):
+    all_running()
+    dc, victim, survivors = pick_victim()
+    dummy_on(victim)
+    since = time.time() - 1
+
+    t_freeze = time.time()
+    docker("pause", victim, check=True)
+    wait_for(lambda: ((s := container_state(victim)) == "exited", s), 60, f"{victim} killed")
+    t_killed = time.time()
+    assert inspect(victim, "{{.State.Running}}") == "false"
+    assert inspect(victim, "{{.State.ExitCode}}") == "137"  # SIGKILL
+
+    def fenced():
+        events = [
+            e
+            for e in history(survivors[0], victim)
+            if e.get("status") == "success" and completed(e) >= int(t_freeze)
+        ]
+        return bool(events), events
+
+    events = wait_for(fenced, 60, f"successful fencing of {victim} in the history")
+    assert events[0]["target"] == victim and events[0]["delegate"] in survivors, events
+    assert events[0]["action"] in ("off", "reboot"), events
+    moved = wait_for(
+        lambda: ((n := dummy_nodes(dc)) and n[0] in survivors, n), 60, f"{DUMMY} moved"
+    )
+    mon = crm_mon(dc)
+    assert mon.nodes[victim]["online"] == "false" and mon.nodes[victim]["unclean"] == "false"
+
+    # Order, from the DC's log: fence success, then (and only then) the start elsewhere.
+    dc_log = stamped_lines(dc, since)
+    done = first(dc_log, rf"Peer {victim} was terminated \((\w+)\) by (\S+) .*: OK", t_freeze)
+    assert done, "no 'Peer ... was terminated' line at the DC"
+    t_fenced = done[0]
+    init = first(
+        dc_log, rf"Initiating start operation {DUMMY}_start_0 (?:locally )?on (\S+)", t_freeze
+    )
+    assert init and init[1].group(1) == moved[0], init
+    executor = done[1].group(2)
+    ran = first(
+        stamped_lines(executor, since),
+        rf"Operation '\w+' \[\d+\] targeting {victim} "
+        rf"using fence_{victim} returned 0",
+        t_freeze,
+    )
+    assert ran, f"no successful fence_{victim} run in {executor}'s log"
+    result = first(
+        stamped_lines(moved[0], since),
+        rf"Result of start operation for {DUMMY} "
+        rf"on {moved[0]}: ok",
+        t_freeze,
+    )
+    assert result, f"no start result for {DUMMY} on {moved[0]}"
+    # t_fenced and init[0] come from one log stream (strict); the others from other containers'
+    # logs (docker's timestamps, same clock: a little slack for the relays).
+    assert t_fenced <= init[0], (t_fenced, init[0])
+    assert t_freeze < ran[0] <= t_fenced + 0.5 and init[0] <= result[0] + 0.5, (
+        t_freeze,
+        ran[0],
+        t_fenced,
+        init[0],
+        result[0],
+    )
+    for node in survivors:  # nothing started it before the fence succeeded
+        early = [
+            s
+            for s, text in stamped_lines(node, since)
+            if s < t_fenced and re.search(rf"Result of start operation for {DUMMY}", text)
+        ]
+        assert not early, (node, early)
+    assert completed(events[0]) <= result[0] + 1  # history (whole seconds) agrees
+
+    measure(f"fencing: freeze {victim} -> container killed (host)", f"{t_killed - t_freeze:.1f}s")
+    measure(f"fencing: freeze {victim} -> fence success (DC log)", f"{t_fenced - t_freeze:.1f}s")
+    measure(
+        f"fencing: freeze {victim} -> {DUMMY} started on {moved[0]}", f"{result[0] - t_freeze:.1f}s"
+    )
+
+
+def test_fencing_through_a_wrong_endpoint_fails_and_the_resource_stays(demo):
+    all_running()
+    dc, victim, survivors = pick_victim()
+    dummy_on(victim)
+    device = f"fence_{victim}"
+    pcs("node1", "stonith", "update", device, f"socket={BAD_SOCKET}")
+    since = time.time() - 1
+
+    t_freeze = time.time()
+    docker("pause", victim, check=True)
+
+    def failed():
+        events = [e for e in history(survivors[0], victim) if e.get("status") == "failed"]
+        fresh = [e for e in events if completed(e) >= int(t_freeze)]
+        return bool(fresh), fresh
+
+    wait_for(failed, 60, f"a failed fencing of {victim} in the history")
+    t_failed = time.time()
+    # For a while (the controller keeps retrying, then gives up): the node stays unclean,
+    # its container paused (never killed), and the resource active nowhere else.
+    deadline = time.monotonic() + 12
+    while time.monotonic() < deadline:
+        mon = crm_mon(dc)
+        assert mon is not None and mon.nodes[victim]["unclean"] == "true", str(mon)
+        assert dummy_nodes(dc) == [victim], str(mon)
+        assert container_state(victim) == "paused"
+        time.sleep(1)
+    assert not [
+        e
+        for e in history(survivors[0], victim)
+        if e.get("status") == "success" and completed(e) >= int(t_freeze)
+    ]
+    for node in survivors:
+        lines = stamped_lines(node, since)
+        assert not first(lines, rf"Result of start operation for {DUMMY}"), node
+    logs = "\n".join(text for node in survivors for _, text in stamped_lines(node, since))
+    assert f"cannot reach the Docker API at unix://{BAD_SOCKET}" in logs
+    assert re.search(rf"Operation '\w+' targeting {victim} by \S+ .*: Error", logs), logs[-3000:]
+    measure(
+        f"failed fencing: freeze {victim} -> first failure in history",
+        f"{t_failed - t_freeze:.1f}s",
+    )
+
+    # Fixed: fencing completes (the controller retries after the device's cleanup), then the
+    # resource moves.
+    t_fix = time.time()
+    pcs("node1", "stonith", "update", device, "socket=/var/run/docker.sock")
+    pcs("node1", "stonith", "cleanup", device)
+
+    def fenced_now():
+        ok = [
+            e
+            for e in history(survivors[0], victim)
+            if e.get("status") == "success" and completed(e) >= int(t_fix)
+        ]
+        return bool(ok), ok
+
+    try:
+        wait_for(fenced_now, 45, f"fencing of {victim} after the fix")
+        how = "controller retry"
+    except AssertionError:
+        out = dexec(survivors[0], "stonith_admin", "--fence", victim, "--timeout", "60", timeout=90)
+        assert out.returncode == 0, out.stdout + out.stderr
+        how = "stonith_admin --fence"
+    assert container_state(victim) == "exited"
+    moved = wait_for(
+        lambda: ((n := dummy_nodes(dc)) and n[0] in survivors, n), 60, f"{DUMMY} moved"
+    )
+    measure(
+        f"failed fencing: device fixed -> {DUMMY} on {moved[0]} ({how})",
+        f"{time.time() - t_fix:.1f}s",
+    )
