@@ -7,14 +7,14 @@ PYTEST_FLAGS ?= -q -ra
 # Tests find hadolint, shellcheck & co. from the venv.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help venv test lint format unit supervisor cluster image-test bench bench-quick clean
+.PHONY: help venv test lint format unit supervisor cluster agents image-test bench bench-quick clean
 
 include image/image.mk
 
 help:
 	@echo "make demo        build the image and bring up a 3-node demo cluster (needs dockerd)"
 	@echo "make test        lint, then every test level this machine supports (CI: all)"
-	@echo "make unit | supervisor | cluster | image-test   one test level"
+	@echo "make unit | supervisor | cluster | agents | image-test   one test level"
 	@echo "make bench       formation, failover, stop, footprint figures -> docs/benchmarks.md"
 	@echo "make lint | format | bench-quick | image | export | demo-down | clean"
 
@@ -25,7 +25,7 @@ $(PYTHON):
 venv: $(PYTHON)
 
 # Every level; each prerequisite that is missing skips on a laptop and fails in CI (CI=true).
-test: lint unit supervisor cluster image-test bench-quick
+test: lint unit supervisor cluster agents image-test bench-quick
 
 lint: $(PYTHON)
 	$(RUFF) check .
@@ -38,7 +38,11 @@ format: $(PYTHON)
 	$(RUFF) check --fix .
 
 unit: $(PYTHON)
-	$(PYTEST) $(PYTEST_FLAGS) tests/unit
+	$(PYTEST) $(PYTEST_FLAGS) tests/unit tests/fence
+
+# Our resource agents against a local EC2-compatible API (moto), ocf-tester, a real cluster.
+agents: $(PYTHON)
+	$(PYTEST) $(PYTEST_FLAGS) tests/agents
 
 supervisor: $(PYTHON)
 	$(PYTEST) $(PYTEST_FLAGS) tests/supervisor
