@@ -38,9 +38,13 @@ PCMK_REVISION = $(shell git -C $(PCMK_TOP) describe --always --dirty 2>/dev/null
 PCMK_SOURCE = $(shell git -C $(PCMK_TOP) config --get remote.origin.url 2>/dev/null)
 PCMK_COMPOSE = $(COMPOSE) -p $(DEMO_PROJECT) -f $(PCMK_TOP)/compose.yaml
 
-.PHONY: image export demo demo-down engine base-image
+.PHONY: image export demo demo-down engine base-image host-deps
 
-engine:
+# docker.io, debootstrap, docker-compose from Debian when missing (a fresh machine)
+host-deps:
+	$(PCMK_IMAGE_DIR)/host-deps.sh
+
+engine: host-deps
 	$(PCMK_IMAGE_DIR)/engine.sh
 
 base-image: engine
