@@ -448,7 +448,8 @@ def run(reps: int, quick: bool) -> dict:
     fast = repeat(reps, "failover, fast profile", lambda: bench_failover(FAST_PROFILE))
     figure("failover, default token", "s", default, "", [], "≤ 9 s")
     figure(
-        "failover, fast profile (token 1000, consensus 1200)",
+        f"failover, fast profile (token {FAST_PROFILE['PCMK_TOKEN_TIMEOUT']}, "
+        f"consensus {FAST_PROFILE['PCMK_CONSENSUS_TIMEOUT']})",
         "s",
         fast,
         "default token",
