@@ -10,21 +10,14 @@ keep quorum; `docker-compose start` brings it back with its state volume.
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import os
 import re
-import shutil
-import subprocess
 import time
-from dataclasses import dataclass
 
 import pytest
 
+from tests.image.demo import NODES, Demo, start_demo
 from tests.image.dockerutil import (
-    PREFIX,
-    ROOT,
-    container_names,
     crm_mon,
     dexec,
     docker,
@@ -33,67 +26,15 @@ from tests.image.dockerutil import (
     logs,
     measure,
     started_at,
-    used_subnets,
     wait_for,
     wait_formed,
 )
-from tests.prereq import require
-
-NODES = ("node1", "node2", "node3")
-DEMO_SUBNET = ipaddress.ip_network("198.18.0.0/24")
-
-
-def compose_command() -> list[str]:
-    if docker("compose", "version").returncode == 0:
-        return ["docker", "compose"]
-    require(shutil.which("docker-compose") is not None, "neither docker compose nor docker-compose")
-    return ["docker-compose"]
-
-
-@dataclass
-class Demo:
-    project: str
-    command: list[str]
-    env: dict[str, str]
-    formed_output: str
-
-    def compose(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [*self.command, *args], capture_output=True, text=True, env=self.env, timeout=timeout
-        )
 
 
 @pytest.fixture(scope="module")
 def demo(built_image, module_resources) -> Demo:
-    command = compose_command()
-    taken = set(NODES) & container_names()
-    require(not taken, f"containers {sorted(taken)} exist already (make demo-down?)")
-    clash = [s for s in used_subnets() if s.version == 4 and s.overlaps(DEMO_SUBNET)]
-    require(not clash, f"{DEMO_SUBNET} is in use already ({clash}; make demo-down?)")
-
-    project = f"{PREFIX}-compose"
-    command = [*command, "-p", project, "-f", str(ROOT / "compose.yaml")]
-    env = {**os.environ, "IMAGE": built_image}
-    demo = Demo(project, command, env, "")
-    module_resources.on_cleanup(
-        lambda: demo.compose("down", "--volumes", "--remove-orphans", "-t", "120")
-    )
-    for node in NODES:  # in case `down` fails: removed by name, then the project's network
-        module_resources.container(node)
-    module_resources.network(f"{project}_cluster")
-
-    t0 = time.monotonic()
-    up = demo.compose("up", "-d", timeout=180)
-    assert up.returncode == 0, up.stdout + up.stderr
-    formed = subprocess.run(
-        [str(ROOT / "image/wait-demo.sh"), "--nodes", "3", "--timeout", "120"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert formed.returncode == 0, formed.stdout + formed.stderr
-    measure("compose: up -d until 3 online with DC (wait-demo.sh)", f"{time.monotonic() - t0:.1f}s")
-    demo.formed_output = formed.stdout
+    demo = start_demo(built_image, module_resources)
+    measure("compose: up -d until 3 online with DC (wait-demo.sh)", f"{demo.formed_after:.1f}s")
     return demo
 
 

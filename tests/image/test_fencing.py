@@ -15,57 +15,31 @@ this session's project name: skipped (failed in CI) when they are taken (`make d
 
 from __future__ import annotations
 
-import ipaddress
-import os
 import re
-import shutil
 import subprocess
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
 
+from tests.image.demo import NODES, Demo, start_demo
 from tests.image.dockerutil import (
     PREFIX,
     ROOT,
-    container_names,
     container_state,
     crm_mon,
     dexec,
     docker,
     inspect,
     measure,
-    used_subnets,
     wait_for,
     wait_formed,
 )
-from tests.prereq import require
 
-NODES = ("node1", "node2", "node3")
-DEMO_SUBNET = ipaddress.ip_network("198.18.0.0/24")
 AGENT = "fence_docker_api"
 DUMMY = "pdtest-dummy"
 BAD_SOCKET = "/run/pdtest-nonexistent.sock"
-
-
-@dataclass
-class Demo:
-    command: list[str]
-    env: dict[str, str]
-
-    def compose(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [*self.command, *args], capture_output=True, text=True, env=self.env, timeout=timeout
-        )
-
-
-def compose_command() -> list[str]:
-    if docker("compose", "version").returncode == 0:
-        return ["docker", "compose"]
-    require(shutil.which("docker-compose") is not None, "neither docker compose nor docker-compose")
-    return ["docker-compose"]
 
 
 def unpause_all() -> None:
@@ -76,35 +50,8 @@ def unpause_all() -> None:
 
 @pytest.fixture(scope="module")
 def demo(built_image, module_resources) -> Demo:
-    command = compose_command()
-    taken = set(NODES) & container_names()
-    require(not taken, f"containers {sorted(taken)} exist already (make demo-down?)")
-    clash = [s for s in used_subnets() if s.version == 4 and s.overlaps(DEMO_SUBNET)]
-    require(not clash, f"{DEMO_SUBNET} is in use already ({clash}; make demo-down?)")
-
-    project = f"{PREFIX}-compose"
-    demo = Demo(
-        [*command, "-p", project, "-f", str(ROOT / "compose.yaml")],
-        {**os.environ, "IMAGE": built_image},
-    )
-    module_resources.on_cleanup(
-        lambda: demo.compose("down", "--volumes", "--remove-orphans", "-t", "30")
-    )
+    demo = start_demo(built_image, module_resources, down_timeout=30)
     module_resources.on_cleanup(unpause_all)  # callbacks run in reverse: before `down`
-    for node in NODES:  # in case `down` fails: removed by name, then the project's network
-        module_resources.container(node)
-    module_resources.network(f"{project}_cluster")
-
-    up = demo.compose("up", "-d", timeout=180)
-    assert up.returncode == 0, up.stdout + up.stderr
-    formed = subprocess.run(
-        [str(ROOT / "image/wait-demo.sh"), "--nodes", "3", "--timeout", "120"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert formed.returncode == 0, formed.stdout + formed.stderr
-
     t0 = time.monotonic()
     out = demo_fencing()
     assert out.returncode == 0, out.stdout + out.stderr
