@@ -52,6 +52,7 @@ class Crypto:
     fingerprint: str
     length: int
     derived: bytes | None = field(default=None, repr=False)  # to be written to keyfile
+    loose: bool = False  # group or others may read the key file: a warning, not a refusal
 
 
 def read_key_file(path: str) -> KeyFile:  # pragma: no cover - thin I/O shell
@@ -109,7 +110,6 @@ def resolve(
     conf_dir: str,
     run_dir: str,
     reader: KeyReader,
-    exists: Callable[[str], bool],
     problems: Problems,
 ) -> Crypto | None:
     """The key for this cluster, or None for no crypto; every problem is recorded."""
@@ -152,7 +152,7 @@ def resolve(
             return None
     else:
         candidates = [SECRET_PATH, os.path.join(conf_dir, "authkey")]
-        path = next((p for p in candidates if exists(p)), "")
+        path = next((p for p in candidates if _present(reader, p)), "")
         if not path:
             problems.add(
                 "PCMK_CRYPTO=on (the default whenever PCMK_NODE_LIST is set) needs an authkey, and "
@@ -164,12 +164,15 @@ def resolve(
     key = _check_file(path, var, reader, problems)
     if key is None:
         return None
-    return Crypto(path, path, fingerprint(key.data), len(key.data))
+    return Crypto(path, path, fingerprint(key.data), len(key.data), loose=bool(key.mode & 0o077))
 
 
-def loose_mode(reader: KeyReader, path: str) -> bool:
-    """True when group or others may read the key (worth a warning, not a refusal)."""
+def _present(reader: KeyReader, path: str) -> bool:
+    """A candidate counts once it exists, even unreadable: its problem is then reported."""
     try:
-        return bool(reader(path).mode & 0o077)
-    except OSError:
+        reader(path)
+    except FileNotFoundError:
         return False
+    except OSError:
+        return True
+    return True

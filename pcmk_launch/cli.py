@@ -185,7 +185,6 @@ def load_cluster(env: Mapping[str, str], args: argparse.Namespace | None = None,
 
 def write_key(crypto) -> None:
     """Put a derived key where corosync.conf says; a key file given by the operator stays."""
-    from . import authkey
     from .fsutil import atomic_write
 
     if crypto is None:
@@ -193,7 +192,7 @@ def write_key(crypto) -> None:
     if crypto.derived is not None:
         os.makedirs(os.path.dirname(crypto.keyfile), mode=0o700, exist_ok=True)
         atomic_write(crypto.keyfile, crypto.derived, mode=0o400)
-    elif authkey.loose_mode(authkey.read_key_file, crypto.keyfile):
+    elif crypto.loose:
         log(f"warning: the authkey {crypto.keyfile} is readable by group or others; chmod 0400 it")
 
 

@@ -83,19 +83,16 @@ def parse(crm_mon_xml: str, cib_resources: str | None = None) -> ClusterState:
         for n in root.findall("nodes/node")
     )
     ips = _ips(cib_resources)
-    resources = (
-        tuple(
-            ResourceState(
-                r.get("id", ""),
-                r.get("resource_agent", ""),
-                r.get("role", ""),
-                tuple(n.get("name", "") for n in r.findall("node")),
-                ips.get(r.get("id", "")),
-            )
-            for r in root.find("resources").iter("resource")
+    section = root.find("resources")
+    resources = tuple(
+        ResourceState(
+            r.get("id", ""),
+            r.get("resource_agent", ""),
+            r.get("role", ""),
+            tuple(n.get("name", "") for n in r.findall("node")),
+            ips.get(r.get("id", "")),
         )
-        if root.find("resources") is not None
-        else ()
+        for r in (section.iter("resource") if section is not None else ())
     )
     return ClusterState(
         dc=dc_el.get("name") if present else None,

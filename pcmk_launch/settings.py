@@ -293,17 +293,8 @@ def load(
     cluster = build_cluster(settings, interfaces, resolver, problems)
     standalone = not settings.node_list.strip()
 
-    def exists(path: str) -> bool:
-        try:
-            key_reader(path)
-        except FileNotFoundError:
-            return False
-        except OSError:
-            return True
-        return True
-
     crypto = authkey.resolve(
-        env, settings.cluster_name, standalone, conf_dir, run_dir, key_reader, exists, problems
+        env, settings.cluster_name, standalone, conf_dir, run_dir, key_reader, problems
     )
     if crypto is not None and settings.transport == "udpu":
         problems.add(

@@ -289,3 +289,13 @@ def test_readme_documents_every_variable():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     missing = [v for v in VARIABLES if f"| `{v}` |" not in readme]
     assert not missing, f"README's configuration table lacks {missing}"
+
+
+@pytest.mark.parametrize(("mode", "loose"), [(0o400, False), (0o600, False), (0o440, True)])
+def test_a_group_or_world_readable_key_is_flagged_for_a_warning(mode, loose):
+    from pcmk_launch import authkey
+    from tests.unit.scenarios import CONF_DIR, KEY, FakeKeys, load
+
+    reader = FakeKeys({f"{CONF_DIR}/authkey": authkey.KeyFile(KEY.data, uid=0, mode=mode)})
+    cluster = load({"PCMK_NODE_LIST": "192.0.2.11 192.0.2.12"}, "192.0.2.11", key_reader=reader)
+    assert cluster.crypto.loose is loose
