@@ -29,6 +29,7 @@ TOTEM_KEYS = {
     "consensus",
 }
 NODE_KEYS = {f"ring{i}_addr" for i in range(8)} | {"name", "nodeid"}
+INTERFACE_KEYS = {"linknumber", "knet_ping_interval"}
 QUORUM_KEYS = {"provider", *settings.QUORUM_KEYS}
 LOGGING_KEYS = {
     "to_stderr",
@@ -104,6 +105,7 @@ class Conf:
     nodes: list[dict[str, str]]
     quorum: list[tuple[str, str]]
     logging: dict[str, str]
+    interfaces: list[dict[str, str]]
 
 
 def _check_items(section: Section, allowed: set[str], where: str, unique: bool = True) -> None:
@@ -116,7 +118,7 @@ def _check_items(section: Section, allowed: set[str], where: str, unique: bool =
     keys = section.keys()
     if unique and len(keys) != len(set(keys)):
         raise ParseError(f"{where}: a key is given twice: {keys}")
-    if section.children and where != "nodelist":
+    if section.children and where not in ("nodelist", "totem"):
         raise ParseError(f"{where}: unexpected subsection {section.children[0].name!r}")
 
 
@@ -130,6 +132,17 @@ def structure(text: str) -> Conf:
         raise ParseError(f"top-level sections are {names}, expected each of {TOP_SECTIONS} once")
     totem, nodelist, quorum, logging = (root.sections(n)[0] for n in TOP_SECTIONS)
     _check_items(totem, TOTEM_KEYS, "totem")
+    interfaces = []
+    for i, iface in enumerate(totem.children):
+        where = f"totem interface #{i + 1}"
+        if iface.name != "interface":
+            raise ParseError(f"totem: unexpected subsection {iface.name!r}")
+        _check_items(iface, INTERFACE_KEYS, where)
+        if iface.children:
+            raise ParseError(f"{where}: unexpected subsection {iface.children[0].name!r}")
+        if iface.as_dict().get("linknumber") != str(i):
+            raise ParseError(f"{where}: linknumber is not {i}: {iface.items}")
+        interfaces.append(iface.as_dict())
     # Duplicate quorum keys are tolerated here (corosync keeps the last one).
     _check_items(quorum, QUORUM_KEYS, "quorum", unique=False)
     _check_items(logging, LOGGING_KEYS, "logging")
@@ -155,7 +168,7 @@ def structure(text: str) -> Conf:
         nodes.append(fields)
     if not nodes:
         raise ParseError("nodelist has no node")
-    return Conf(totem.as_dict(), nodes, list(quorum.items), logging.as_dict())
+    return Conf(totem.as_dict(), nodes, list(quorum.items), logging.as_dict(), interfaces)
 
 
 def addrs(node: dict[str, str]) -> list[str]:

@@ -69,7 +69,7 @@ def test_seed_default_properties_from_settings():
 
     props = load({}).settings.cluster_properties
     (pset,) = property_sets(cib.seed(EMPTY_CIB, props))
-    assert [(nv.get("name"), nv.get("value")) for nv in pset] == [("dc-deadtime", "2s")]
+    assert [(nv.get("name"), nv.get("value")) for nv in pset] == [("dc-deadtime", "1s")]
 
 
 def test_seed_refuses_a_document_without_crm_config():

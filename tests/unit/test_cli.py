@@ -173,8 +173,8 @@ def test_render_seeds_a_new_cib_once(paths, capsys):
     require_commands("cibadmin")
     assert cli.main(paths.args("render"), env={}) == 0
     text = paths.cib.read_text()
-    assert 'name="dc-deadtime"' in text and 'value="2s"' in text
-    assert "seeded a new CIB with dc-deadtime=2s" in capsys.readouterr().out
+    assert 'name="dc-deadtime"' in text and 'value="1s"' in text
+    assert "seeded a new CIB with dc-deadtime=1s" in capsys.readouterr().out
     paths.cib.write_text("<cib>the cluster's own data</cib>\n")
     assert cli.main(paths.args("render"), env={"PCMK_CLUSTER_PROPERTIES": "dc-deadtime=9s"}) == 0
     assert paths.cib.read_text() == "<cib>the cluster's own data</cib>\n"

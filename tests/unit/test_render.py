@@ -117,6 +117,29 @@ def test_names_links_and_families():
     assert conf("udpu").totem["transport"] == "udpu"
 
 
+def test_knet_pings_every_200ms_on_each_link_of_a_real_cluster():
+    """Fast link discovery: one interface block per link, none where there are no peers."""
+    assert conf("three_nodes").interfaces == [{"linknumber": "0", "knet_ping_interval": "200"}]
+    assert [i["linknumber"] for i in conf("multilink").interfaces] == ["0", "1"]
+    for name in ("standalone", "one_node", "udpu"):
+        assert conf(name).interfaces == [], name
+
+
+@pytest.mark.parametrize(
+    ("token", "nodes", "expected"),
+    [
+        (None, 2, 200),  # corosync would ping every 750 ms
+        (None, 3, 200),  # 912 ms
+        (None, 16, 200),
+        (750, 2, 187),  # a fast profile's own default is already quicker: keep it
+        (200, 2, 50),
+        (800, 2, 200),
+    ],
+)
+def test_knet_ping_interval_never_slower_than_corosyncs_default(token, nodes, expected):
+    assert corosync_conf.knet_ping_interval(token, nodes) == expected
+
+
 def test_authkey_location():
     assert conf("two_nodes").totem["keyfile"] == "/etc/corosync/authkey"  # beside corosync.conf
     assert conf("passphrase").totem["keyfile"] == "/run/pcmk_launch/authkey"  # derived, written

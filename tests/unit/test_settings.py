@@ -30,7 +30,7 @@ def test_defaults():
         None,
     )
     assert s.quorum == ()
-    assert s.cluster_properties == (("dc-deadtime", "2s"),)
+    assert s.cluster_properties == (("dc-deadtime", "1s"),)
     assert (s.start_timeout, s.stop_timeout, s.corosync_stop_timeout) == (60.0, 90.0, 20.0)
 
 
