@@ -1,12 +1,76 @@
-"""`python -m pcmk_launch`. Signals are blocked first thing, so one that arrives while the
-config is rendered stays pending for the supervisor instead of being lost."""
+"""`python -m pcmk_launch`: what PID 1 of the container runs.
+
+Signals are blocked first thing, so one that arrives while the config is rendered stays
+pending for the supervisor instead of being lost. The command line is handled (validated,
+rendered, written) in a forked child, so jinja2 and the validators never load into PID 1
+and no second interpreter has to start: the child hands back, through a pipe, what this
+process is to become, the supervisor (its options and environment) or a user's command.
+"""
 
 import signal
 
 signal.pthread_sigmask(signal.SIG_BLOCK, set(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP})
 
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
 
-from .cli import main  # noqa: E402
+
+def run_cli_in_child() -> tuple[int, dict | None]:
+    """The cli's exit code and its hand-off (None: nothing to become, just exit)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        code = 1
+        try:
+            from .cli import main
+
+            def handoff(what: dict) -> None:
+                with os.fdopen(w, "w") as pipe:
+                    json.dump(what, pipe)
+
+            code = main(handoff=handoff)
+        except SystemExit as exc:  # argparse: --help, --version, usage errors
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError):  # stdout may be closed
+                    stream.flush()
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r) as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return (128 - code if code < 0 else code), (json.loads(data) if data else None)
+
+
+def exec_command(argv: list[str]) -> int:
+    """Run a user command instead of the cluster, as docker-entrypoint scripts do."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as exc:
+        print(f"pcmk-launch: cannot run {argv[0]!r}: {exc.strerror}", file=sys.stderr)
+        return 127 if isinstance(exc, FileNotFoundError) else 126
+
+
+def main() -> int:
+    code, what = run_cli_in_child()
+    if what is None:
+        return code
+    if "exec" in what:
+        return exec_command(what["exec"])
+    os.environ.update(what["env"])
+    from .supervisor import main as supervise
+
+    return supervise(what["supervise"])
+
 
 sys.exit(main())

@@ -14,7 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from . import __version__
 from .errors import ConfigError, ExitCode
@@ -329,47 +329,45 @@ def describe_local(cluster) -> str:
     return f"{len(cluster.nodes)} nodes, this host is nodeid {cluster.local.nodeid}"
 
 
-def exec_command(argv: Sequence[str]) -> int:
-    """Run a user command instead of the cluster, as docker-entrypoint scripts do."""
-    signal.pthread_sigmask(signal.SIG_SETMASK, set())
-    try:
-        os.execvp(argv[0], list(argv))
-    except OSError as exc:
-        error(f"cannot run {argv[0]!r}: {exc.strerror}")
-        return 127 if isinstance(exc, FileNotFoundError) else 126
+Handoff = Callable[[dict], None]
 
 
-def supervise(args: argparse.Namespace, cluster) -> int:
-    """Replace this process with the lean supervisor: same PID, signal mask kept."""
+def supervise(args: argparse.Namespace, cluster, handoff: Handoff) -> int:
+    """Hand PID 1 the supervisor's options and the daemons' environment."""
     from .settings import pacemaker_env
 
     s = cluster.settings
-    os.environ.update(pacemaker_env(s, os.environ))
-    argv = [
-        sys.executable,
-        "-m",
-        "pcmk_launch.supervisor",
-        f"--corosync-conf={args.corosync_conf}",
-        f"--start-timeout={s.start_timeout:g}",
-        f"--stop-timeout={s.stop_timeout:g}",
-        f"--corosync-stop-timeout={s.corosync_stop_timeout:g}",
-        f"--log-socket={args.log_socket}",
-        f"--log-format={s.log_format}",
-    ]
-    os.execv(sys.executable, argv)
-    return ExitCode.INTERNAL  # not reached
+    handoff(
+        {
+            "supervise": [
+                f"--corosync-conf={args.corosync_conf}",
+                f"--start-timeout={s.start_timeout:g}",
+                f"--stop-timeout={s.stop_timeout:g}",
+                f"--corosync-stop-timeout={s.corosync_stop_timeout:g}",
+                f"--log-socket={args.log_socket}",
+                f"--log-format={s.log_format}",
+            ],
+            "env": pacemaker_env(s, os.environ),
+        }
+    )
+    return ExitCode.OK
 
 
 def main(
     argv: Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
     interfaces: dict[str, list[str]] | None = None,
+    handoff: Handoff | None = None,
 ) -> int:
-    """Entry point; env and interfaces are injectable (default: the real ones)."""
+    """Entry point; env and interfaces are injectable (default: the real ones).
+
+    Running the cluster or a user's command is handed off (see __main__): PID 1 becomes
+    it, while this code runs in a child that exits.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     env = os.environ if env is None else env
     if argv and not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS:
-        return exec_command(argv)
+        return _handoff(handoff, {"exec": argv})
     args = parser().parse_args(argv)
     if args.command != "run" or args.dry_run:
         signal.pthread_sigmask(signal.SIG_SETMASK, set())  # a plain tool: Ctrl-C works
@@ -386,4 +384,11 @@ def main(
         return exc.exit_code
     if args.command == "render" or args.dry_run:
         return ExitCode.OK
-    return supervise(args, cluster)
+    return supervise(args, cluster, lambda what: _handoff(handoff, what))
+
+
+def _handoff(handoff: Handoff | None, what: dict) -> int:
+    if handoff is None:
+        raise RuntimeError("running needs `python -m pcmk_launch`, which becomes what it hands off")
+    handoff(what)
+    return ExitCode.OK

@@ -33,7 +33,7 @@ PR_SET_CHILD_SUBREAPER = 36
 
 
 class Options:
-    """The supervisor's settings, already validated by the CLI that execs us.
+    """The supervisor's settings, already validated by the CLI that hands them over.
 
     A plain class, not a dataclass: importing dataclasses (and inspect) would cost the
     long-running PID 1 about 13 ms of start-up and 1 MB of memory."""

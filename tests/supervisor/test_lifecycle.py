@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -165,6 +167,19 @@ def test_idle_launcher_never_wakes_up(launcher):
     time.sleep(5)
     after = proc.num_ctx_switches().voluntary
     assert after - before == 0
+    launcher.signal(signal.SIGTERM)
+    assert launcher.wait() == 0
+
+
+def test_pid1_never_loads_the_renderer(launcher):
+    """Rendering runs in a forked child that exits: jinja2 never enters PID 1's memory."""
+    # jinja2 imports markupsafe, whose C speedups then show in the process' maps.
+    assert importlib.util.find_spec("markupsafe._speedups") is not None
+    launcher.start()
+    launcher.wait_event("pacemakerd start")
+    maps = Path(f"/proc/{launcher.pid}/maps").read_text()
+    assert "markupsafe" not in maps
+    assert "_speedups" not in maps
     launcher.signal(signal.SIGTERM)
     assert launcher.wait() == 0
 
