@@ -54,7 +54,8 @@ image-test: $(PYTHON) image
 	$(PYTEST) $(PYTEST_FLAGS) tests/image
 
 # Compiled bytecode first: start-up figures must not include compiling our modules.
-bench: $(PYTHON)
+# The image is built (or found up to date) first so that its size is reported too.
+bench: $(PYTHON) image
 	$(PYTHON) -m compileall -q pcmk_launch
 	$(PYTHON) -m bench.run
 
