@@ -358,9 +358,12 @@ def bench_reaping(n: int) -> dict[str, dict[str, float]]:
                 # The clock starts when the orphans' parent exits (it writes the time first).
                 # Polls stay cheap (one children file per task, no per-child reads) so the
                 # measuring does not compete with the reaping for the CPU.
+                base = None  # the long-lived children, counted while the orphans are not ours
                 while not flag.exists():
+                    base = len(children(pid))
                     time.sleep(0.001)
-                base = len(children(pid))  # the long-lived ones: the orphans are not ours yet
+                if base is None:
+                    raise BenchError(f"{who}: the orphans' parent was done before it was watched")
                 stamp, parent = flag.read_text().split()
                 t0 = float(stamp)
                 # The orphans are re-parented to the reaper once their parent has exited.
