@@ -126,7 +126,9 @@ def bench_failover(profile: dict[str, str]) -> float:
         first_reply_after(pinger, 0, 10, "the VIP answering before the power cut")
         t0 = time.monotonic()
         holder.power_cut()
-        return first_reply_after(pinger, t0, 90, "the VIP answering again")
+        # An echo the dying holder answered while power_cut() ran is not a failover.
+        done = time.monotonic()
+        return first_reply_after(pinger, done, 90, "the VIP answering again") + done - t0
     finally:
         if pinger:
             pinger.stop()
