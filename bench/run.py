@@ -566,6 +566,8 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "corosync": version(["corosync", "-v"]),
         "pacemaker": version(["pacemakerd", "--version"]),
+        # The machine is shared: how busy it was says how far absolute times can be trusted.
+        "load": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
     }
 
 
@@ -606,7 +608,8 @@ def write_docs(result: dict) -> None:
         f"<!-- results -->\n## Latest run: {result['date']}"
         f"{' (quick)' if result['quick'] else ''}, {result['reps']} repetitions\n\n"
         f"Machine: {m['cores']} cores, kernel {m['kernel']}, Python {m['python']}, "
-        f"{m['corosync']}, {m['pacemaker']}.\n\n{table(result)}\n"
+        f"{m['corosync']}, {m['pacemaker']}; load average at the end (1/5/15 min): "
+        f"{m.get('load', '?')}.\n\n{table(result)}\n"
     )
     DOCS.parent.mkdir(exist_ok=True)
     DOCS.write_text(head + body)
