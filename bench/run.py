@@ -513,30 +513,13 @@ def run(reps: int, quick: bool) -> dict:
     figure(f"idle wake-ups over {window} s", "count", idle["launcher"], "tini", idle["tini"], "0")
     orphans = 1000 if quick else 10_000
     reap = [bench_reaping(orphans) for _ in range(reps)]
-    figure(
-        f"reaping {orphans} orphans",
-        "s",
-        [r["launcher"]["time"] for r in reap],
-        "tini",
-        [r["tini"]["time"] for r in reap],
-        "≤ 2× tini",
-    )
-    figure(
-        "reaping: peak orphans not yet reaped",
-        "count",
-        [r["launcher"]["peak_unreaped"] for r in reap],
-        "tini",
-        [r["tini"]["peak_unreaped"] for r in reap],
-        "",
-    )
-    figure(
-        "reaping: zombies left at the end",
-        "count",
-        [r["launcher"]["zombies"] for r in reap],
-        "tini",
-        [r["tini"]["zombies"] for r in reap],
-        "0",
-    )
+    for key, name, unit, target in (
+        ("time", f"reaping {orphans} orphans", "s", "≤ 2× tini"),
+        ("peak_unreaped", "reaping: peak orphans not yet reaped", "count", ""),
+        ("zombies", "reaping: zombies left at the end", "count", "0"),
+    ):
+        ours, tini = ([r[who][key] for r in reap] for who in ("launcher", "tini"))
+        figure(name, unit, ours, "tini", tini, target)
     size = image_size_mb()
     if size is None and not quick:  # `make bench` builds it first
         raise BenchError("image size: no pacemaker_docker:latest image (run `make image`)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.harness.pinger import PING_PY
 from tests.image.dockerutil import (
     PREFIX,
     create_network,
@@ -21,35 +22,6 @@ from tests.image.dockerutil import (
     wait_formed,
 )
 from tests.prereq import require
-
-# ICMP echo with a raw socket (the image has python3 but no ping); exit 0 on a reply.
-PING = r"""
-import os, socket, struct, sys, time
-def csum(b):
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
-dst, ident = sys.argv[1], os.getpid() & 0xFFFF
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-s.settimeout(0.5)
-for seq in range(10):
-    body = struct.pack("!BBHHH", 8, 0, 0, ident, seq) + b"pdtest"
-    s.sendto(struct.pack("!BBHHH", 8, 0, csum(body), ident, seq) + b"pdtest", (dst, 0))
-    end = time.monotonic() + 0.5
-    while time.monotonic() < end:
-        try:
-            data, addr = s.recvfrom(1500)
-        except socket.timeout:
-            break
-        ihl = (data[0] & 15) * 4
-        kind, _, _, got, _ = struct.unpack("!BBHHH", data[ihl : ihl + 8])
-        if addr[0] == dst and kind == 0 and got == ident:
-            print(f"echo reply from {dst}")
-            sys.exit(0)
-print(f"no echo reply from {dst}")
-sys.exit(1)
-"""
 
 
 def eth0_addresses(container: str) -> str:
@@ -109,10 +81,10 @@ def test_ipaddr2_vip_appears_on_eth0_and_answers(built_image, resources, mode):
     pinger = resources.container(f"{PREFIX}-pinger-{mode.replace('_', '')}")
     ping = docker(
         "run", "--rm", "--name", pinger, "--network", network, "--entrypoint", "python3",
-        built_image, "-c", PING, vip,
+        built_image, "-c", PING_PY, vip, "10", "0.5", "0.5",  # the image has python3, no ping
         timeout=60,
     )  # fmt: skip
-    assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert ping.returncode == 0 and "reply " in ping.stdout, ping.stdout + ping.stderr
 
     out = dexec(name, "pcs", "resource", "delete", "vip", timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
