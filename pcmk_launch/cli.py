@@ -332,25 +332,22 @@ def describe_local(cluster) -> str:
 Handoff = Callable[[dict], None]
 
 
-def supervise(args: argparse.Namespace, cluster, handoff: Handoff) -> int:
-    """Hand PID 1 the supervisor's options and the daemons' environment."""
+def supervisor_handoff(args: argparse.Namespace, cluster) -> dict:
+    """What PID 1 needs to become the supervisor: its options and the daemons' environment."""
     from .settings import pacemaker_env
 
     s = cluster.settings
-    handoff(
-        {
-            "supervise": [
-                f"--corosync-conf={args.corosync_conf}",
-                f"--start-timeout={s.start_timeout:g}",
-                f"--stop-timeout={s.stop_timeout:g}",
-                f"--corosync-stop-timeout={s.corosync_stop_timeout:g}",
-                f"--log-socket={args.log_socket}",
-                f"--log-format={s.log_format}",
-            ],
-            "env": pacemaker_env(s, os.environ),
-        }
-    )
-    return ExitCode.OK
+    return {
+        "supervise": [
+            f"--corosync-conf={args.corosync_conf}",
+            f"--start-timeout={s.start_timeout:g}",
+            f"--stop-timeout={s.stop_timeout:g}",
+            f"--corosync-stop-timeout={s.corosync_stop_timeout:g}",
+            f"--log-socket={args.log_socket}",
+            f"--log-format={s.log_format}",
+        ],
+        "env": pacemaker_env(s, os.environ),
+    }
 
 
 def main(
@@ -384,7 +381,7 @@ def main(
         return exc.exit_code
     if args.command == "render" or args.dry_run:
         return ExitCode.OK
-    return supervise(args, cluster, lambda what: _handoff(handoff, what))
+    return _handoff(handoff, supervisor_handoff(args, cluster))
 
 
 def _handoff(handoff: Handoff | None, what: dict) -> int:
