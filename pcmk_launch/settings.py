@@ -25,7 +25,8 @@ TRANSPORTS = ("knet", "udpu")
 # have joined instead of pacemaker's 20 s wait for peers that are already there. A node that
 # comes later joins the DC it finds (a running DC offers it a join at once), so a short wait
 # costs at most an extra election at start-up.
-DEFAULT_PROPERTIES = "dc-deadtime=1s"
+DEFAULT_PROPERTY_PAIRS = (("dc-deadtime", "1s"),)
+DEFAULT_PROPERTIES = " ".join(f"{k}={v}" for k, v in DEFAULT_PROPERTY_PAIRS)
 
 # variable -> (default, one-line description); the README's table is checked against this.
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -69,7 +70,7 @@ class Settings:
     token_ms: int | None = None
     consensus_ms: int | None = None
     quorum: tuple[tuple[str, str], ...] = ()
-    cluster_properties: tuple[tuple[str, str], ...] = (("dc-deadtime", "1s"),)
+    cluster_properties: tuple[tuple[str, str], ...] = DEFAULT_PROPERTY_PAIRS
     start_timeout: float = 60.0
     stop_timeout: float = 90.0
     corosync_stop_timeout: float = 20.0
