@@ -122,6 +122,16 @@ def _check_items(section: Section, allowed: set[str], where: str, unique: bool =
         raise ParseError(f"{where}: unexpected subsection {section.children[0].name!r}")
 
 
+def _subsections(parent: Section, name: str, keys: set[str]):
+    """(index, where, fields) of each subsection of `parent`, all of which must be `name`."""
+    for i, sub in enumerate(parent.children):
+        if sub.name != name:
+            raise ParseError(f"{parent.name}: unexpected subsection {sub.name!r}")
+        where = f"{parent.name} {name} #{i + 1}"
+        _check_items(sub, keys, where)  # also refuses deeper subsections
+        yield i, where, sub.as_dict()
+
+
 def structure(text: str) -> Conf:
     """Parse and check the launcher's promised shape; ParseError says what is wrong."""
     root = parse(text)
@@ -133,28 +143,17 @@ def structure(text: str) -> Conf:
     totem, nodelist, quorum, logging = (root.sections(n)[0] for n in TOP_SECTIONS)
     _check_items(totem, TOTEM_KEYS, "totem")
     interfaces = []
-    for i, iface in enumerate(totem.children):
-        where = f"totem interface #{i + 1}"
-        if iface.name != "interface":
-            raise ParseError(f"totem: unexpected subsection {iface.name!r}")
-        _check_items(iface, INTERFACE_KEYS, where)
-        if iface.children:
-            raise ParseError(f"{where}: unexpected subsection {iface.children[0].name!r}")
-        if iface.as_dict().get("linknumber") != str(i):
-            raise ParseError(f"{where}: linknumber is not {i}: {iface.items}")
-        interfaces.append(iface.as_dict())
+    for i, where, iface in _subsections(totem, "interface", INTERFACE_KEYS):
+        if iface.get("linknumber") != str(i):
+            raise ParseError(f"{where}: linknumber is not {i}: {iface}")
+        interfaces.append(iface)
     # Duplicate quorum keys are tolerated here (corosync keeps the last one).
     _check_items(quorum, QUORUM_KEYS, "quorum", unique=False)
     _check_items(logging, LOGGING_KEYS, "logging")
     if nodelist.items:
         raise ParseError(f"nodelist: keys outside node sections: {nodelist.keys()}")
     nodes = []
-    for i, node in enumerate(nodelist.children):
-        where = f"nodelist node #{i + 1}"
-        if node.name != "node":
-            raise ParseError(f"nodelist: unexpected subsection {node.name!r}")
-        _check_items(node, NODE_KEYS, where)
-        fields = node.as_dict()
+    for _, where, fields in _subsections(nodelist, "node", NODE_KEYS):
         rings = sorted(k for k in fields if k.startswith("ring"))
         if rings != [f"ring{j}_addr" for j in range(len(rings))] or not rings:
             raise ParseError(f"{where}: ring keys are not ring0_addr..ringN_addr: {rings}")
