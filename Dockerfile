@@ -66,7 +66,6 @@ RUN shopt -s nullglob \
         python3-boto3 \
         python3-jinja2 \
         python3-netifaces \
-        python3-psutil \
         resource-agents \
         ${EXTRA_PACKAGES} \
         "${debs[@]}" \

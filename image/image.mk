@@ -40,9 +40,10 @@ PCMK_COMPOSE = $(COMPOSE) -p $(DEMO_PROJECT) -f $(PCMK_TOP)/compose.yaml
 
 .PHONY: image export demo demo-down engine base-image host-deps
 
-# docker.io, debootstrap, docker-compose from Debian when missing (a fresh machine)
+# A Docker client and engine from Debian when none answers (a fresh machine); a working
+# engine (Docker CE, Docker Desktop, DOCKER_HOST) is used as it is and nothing is installed.
 host-deps:
-	$(PCMK_IMAGE_DIR)/host-deps.sh
+	$(PCMK_TOP)/deps/host-deps.sh engine
 
 engine: host-deps
 	$(PCMK_IMAGE_DIR)/engine.sh
@@ -72,6 +73,7 @@ export: image
 	echo "  docker load < $$out"
 
 demo: image
+	$(PCMK_TOP)/deps/host-deps.sh compose
 	IMAGE=$(IMAGE) $(PCMK_COMPOSE) up -d
 	$(PCMK_IMAGE_DIR)/wait-demo.sh --nodes 3 --timeout $(DEMO_TIMEOUT) --container node1
 	$(PCMK_IMAGE_DIR)/demo-fencing.sh --container node1

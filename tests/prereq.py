@@ -1,4 +1,7 @@
-"""Missing prerequisites skip a test on a developer's machine but fail it in CI (CI=true)."""
+"""Missing prerequisites skip a test on a developer's machine but fail it in CI (CI=true).
+
+A skip names what is missing and how to install it: the packages come from
+deps/host-packages.txt, the one list `make test` installs from."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import os
 import shutil
 
 import pytest
+
+from tests.hostdeps import install_hint
 
 
 def require(condition: bool, reason: str) -> None:
@@ -17,9 +22,9 @@ def require(condition: bool, reason: str) -> None:
 
 
 def require_root() -> None:
-    require(os.geteuid() == 0, "needs root (namespaces)")
+    require(os.geteuid() == 0, "needs root (namespaces): run make test as root")
 
 
 def require_commands(*names: str) -> None:
     missing = [n for n in names if not shutil.which(n)]
-    require(not missing, f"commands not installed: {', '.join(missing)}")
+    require(not missing, f"commands not installed: {', '.join(missing)}; {install_hint(missing)}")

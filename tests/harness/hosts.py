@@ -53,6 +53,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..hostdeps import install_hint
+
 HERE = Path(__file__).resolve().parent
 HOST_INIT = HERE / "host_init.sh"
 # The checkout and its venv stay visible in the hosts even when they live under /tmp, which
@@ -139,7 +141,7 @@ def missing_prerequisites() -> list[str]:
         reasons.append("not root")
     missing = [t for t in REQUIRED_TOOLS if shutil.which(t, path=BASE_ENV["PATH"]) is None]
     if missing:
-        reasons.append("missing tools: " + ", ".join(missing))
+        reasons.append(f"missing tools: {', '.join(missing)}; {install_hint(missing)}")
     return reasons
 
 
