@@ -1,8 +1,9 @@
 #!/bin/bash
 # base-image.sh - make sure the Dockerfile's base image exists in the local engine (idempotent).
 #
-# No image registry is needed: when the tag (default: the Dockerfile's `ARG BASE_IMAGE=`
-# default, debian:bookworm-slim) is missing, a minimal Debian root filesystem is created with
+# The ordinary way first: an image that is present is used as it is, a missing one is pulled.
+# Only when no registry answers (an offline machine), or with --rebuild, is the tag (default:
+# the Dockerfile's `ARG BASE_IMAGE=` default) made locally: a minimal Debian root filesystem is created with
 # `debootstrap --variant=minbase` from the same Debian mirror apt on this machine uses, slimmed
 # the way the official debian:*-slim images are (no docs/man/locales, no apt caches), and
 # `docker import`ed under that tag. The rootfs tarball is cached, so a rerun only re-imports it.
@@ -17,6 +18,8 @@
 #   MIRROR           Debian mirror (default: the one apt uses for $SUITE, via apt-get indextargets)
 #   SECURITY_MIRROR  mirror for $SUITE-security (default: from apt as well; empty = none)
 #   CACHE_DIR        cache directory (default /var/cache/pacemaker_docker)
+#   PULL             1 (default): try `docker pull` before making the image; 0: never pull
+#   PULL_TIMEOUT     seconds a pull may take (default 300)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -73,9 +76,19 @@ if [ "$rebuild" = 0 ] && docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; the
     exit 0
 fi
 
+if [ "$rebuild" = 0 ] && [ "${PULL:-1}" = 1 ]; then
+    say "docker pull $BASE_IMAGE"
+    if pulled=$(timeout "${PULL_TIMEOUT:-300}" docker pull -q "$BASE_IMAGE" 2>&1); then
+        say "pulled $BASE_IMAGE ($pulled)"
+        exit 0
+    fi
+    say "no registry answers (${pulled##*$'\n'}); making $BASE_IMAGE locally instead"
+fi
+
 make_rootfs() {
     local work=$CACHE_DIR/rootfs.tmp.$$ root
     root=$work/root
+    command -v debootstrap >/dev/null 2>&1 || "$TOP/deps/host-deps.sh" debootstrap
     command -v debootstrap >/dev/null 2>&1 || die "debootstrap missing (apt-get install debootstrap)"
     [ "$(id -u)" -eq 0 ] || die "debootstrap needs root"
     mkdir -p "$CACHE_DIR/debs" "$root"
