@@ -20,6 +20,8 @@ from tests.image.dockerutil import (
     PREFIX,
     ROOT,
     Resources,
+    crm_mon,
+    dexec,
     docker,
 )
 from tests.prereq import require
@@ -122,6 +124,45 @@ def no_leftovers():
         for vol in left.get("volumes", []):
             docker("volume", "rm", "-f", vol)
         pytest.fail(f"tests left these behind (now removed): {left}", pytrace=False)
+
+
+USER_DEMO = os.environ.get("DEMO_PROJECT", "pcmk_demo")
+
+
+def demo_snapshot() -> dict:
+    """What a user's `make demo` looks like: its containers (id, state, start time) and, if it
+    runs, the cluster as its first node sees it (nodes online, quorum, stonith-enabled)."""
+    ids = docker(
+        "ps", "-aq", "--filter", f"label=com.docker.compose.project={USER_DEMO}"
+    ).stdout.split()
+    containers = {}
+    for cid in ids:
+        fmt = "{{.Name}} {{.State.Status}} {{.State.StartedAt}} {{.RestartCount}}"
+        name, *state = docker("inspect", "-f", fmt, cid).stdout.split()
+        containers[name.lstrip("/")] = (cid, *state)
+    cluster = None
+    running = sorted(n for n, (_, status, *_) in containers.items() if status == "running")
+    if running:
+        mon = crm_mon(running[0])
+        stonith = dexec(
+            running[0], "crm_attribute", "--type", "crm_config", "--name", "stonith-enabled",
+            "--query", "--quiet",
+        ).stdout.strip()  # fmt: skip
+        cluster = mon and (tuple(mon.online), mon.quorate, mon.dc is not None, stonith)
+    return {"containers": containers, "cluster": cluster}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def users_demo_untouched():
+    """The tests run beside a user's `make demo` and must leave it exactly as it was."""
+    if shutil.which("docker") is None or docker("info", timeout=30).returncode != 0:
+        yield
+        return
+    before = demo_snapshot()
+    yield
+    after = demo_snapshot()
+    if after != before:
+        pytest.fail(f"the {USER_DEMO} demo changed: {before} -> {after}", pytrace=False)
 
 
 def pytest_terminal_summary(terminalreporter):

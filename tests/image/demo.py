@@ -1,20 +1,23 @@
 """The compose demo (compose.yaml) as a test fixture helper, shared by the compose and
-fencing tests: both need the same containers node1..node3 on 198.18.0.0/24."""
+fencing tests. It runs beside a user's `make demo`, never instead of it: its own project,
+container names and hostnames (<PREFIX>-node1..3, compose.yaml's DEMO_NAME), volumes and
+network, on a free /24 of the tests' own range (DEMO_NET) instead of 198.18.0.0/24."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import random
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass
 
-from tests.image.dockerutil import PREFIX, ROOT, container_names, docker, used_subnets
+from tests.image.dockerutil import PREFIX, ROOT, TEST_SUPERNET, docker, used_subnets
 from tests.prereq import require
 
-NODES = ("node1", "node2", "node3")
-DEMO_SUBNET = ipaddress.ip_network("198.18.0.0/24")
+NAME = f"{PREFIX}-node"
+NODES = tuple(f"{NAME}{i}" for i in (1, 2, 3))
 
 
 def compose_command() -> list[str]:
@@ -40,15 +43,11 @@ class Demo:
 
 def start_demo(built_image: str, resources, down_timeout: int = 120) -> Demo:
     """compose up the demo and wait until 3 nodes are online with a DC; `down` on cleanup."""
-    command = compose_command()
-    taken = set(NODES) & container_names()
-    require(not taken, f"containers {sorted(taken)} exist already (make demo-down?)")
-    clash = [s for s in used_subnets() if s.version == 4 and s.overlaps(DEMO_SUBNET)]
-    require(not clash, f"{DEMO_SUBNET} is in use already ({clash}; make demo-down?)")
-
     project = f"{PREFIX}-compose"
-    command = [*command, "-p", project, "-f", str(ROOT / "compose.yaml")]
-    demo = Demo(project, command, {**os.environ, "IMAGE": built_image})
+    command = [*compose_command(), "-p", project, "-f", str(ROOT / "compose.yaml")]
+    subnet = free_subnet()
+    env = {**os.environ, "IMAGE": built_image, "DEMO_NAME": NAME, "DEMO_NET": demo_net(subnet)}
+    demo = Demo(project, command, env)
     resources.on_cleanup(
         lambda: demo.compose("down", "--volumes", "--remove-orphans", "-t", str(down_timeout))
     )
@@ -60,7 +59,7 @@ def start_demo(built_image: str, resources, down_timeout: int = 120) -> Demo:
     up = demo.compose("up", "-d", timeout=180)
     assert up.returncode == 0, up.stdout + up.stderr
     formed = subprocess.run(
-        [str(ROOT / "image/wait-demo.sh"), "--nodes", "3", "--timeout", "120"],
+        [str(ROOT / "image/wait-demo.sh"), "--nodes", "3", "--timeout", "120", "-c", NODES[0]],
         capture_output=True,
         text=True,
         timeout=180,
@@ -68,3 +67,19 @@ def start_demo(built_image: str, resources, down_timeout: int = 120) -> Demo:
     assert formed.returncode == 0, formed.stdout + formed.stderr
     demo.formed_output, demo.formed_after = formed.stdout, time.monotonic() - t0
     return demo
+
+
+def free_subnet() -> ipaddress.IPv4Network:
+    """A /24 of the tests' range that no network or route of this host uses."""
+    used = [u for u in used_subnets() if u.version == 4]
+    candidates = list(TEST_SUPERNET.subnets(new_prefix=24))
+    random.shuffle(candidates)
+    for subnet in candidates:
+        if not any(subnet.overlaps(u) for u in used):
+            return subnet
+    raise AssertionError(f"no free /24 left in {TEST_SUPERNET}")
+
+
+def demo_net(subnet: ipaddress.IPv4Network) -> str:
+    """compose.yaml's DEMO_NET: the first three octets (nodes are .11, .12, .13)."""
+    return str(subnet.network_address).rsplit(".", 1)[0]

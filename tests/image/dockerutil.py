@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 IMAGE = os.environ.get("IMAGE", "pacemaker_docker:latest")
 TOKEN = secrets.token_hex(3)
 PREFIX = f"pdtest-{TOKEN}"
-# Container networks of these tests: a /24 out of here (RFC 2544 benchmarking range). The
-# compose demo has its own fixed 198.18.0.0/24; stay out of it.
+# Container networks of these tests, their compose demo's included: a /24 out of here (RFC 2544
+# benchmarking range). A user's `make demo` has 198.18.0.0/24; stay out of it.
 TEST_SUPERNET = ipaddress.ip_network("198.19.0.0/16")
 
 # multi-node clusters need an authkey (PCMK_CRYPTO=on by default); every node derives it
@@ -62,11 +62,6 @@ def logs(container: str, tail: int | None = None) -> str:
     args = ["logs", *(["--tail", str(tail)] if tail else []), container]
     out = docker(*args, timeout=60)
     return out.stdout + out.stderr
-
-
-def container_names(all_: bool = True) -> set[str]:
-    out = docker("ps", *(["-a"] if all_ else []), "--format", "{{.Names}}", check=True)
-    return set(out.stdout.split())
 
 
 # --- cluster state ------------------------------------------------------------------------

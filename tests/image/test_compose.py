@@ -1,7 +1,6 @@
-"""The 3-node demo cluster of compose.yaml (what `make demo` starts), under a project name
-of this session. compose.yaml fixes the container names node1..node3 and the subnet
-198.18.0.0/24: the module is skipped (failed in CI) when either is taken, e.g. by a running
-`make demo` (`make demo-down` frees them).
+"""The 3-node demo cluster of compose.yaml (what `make demo` starts), as a second copy beside
+any running `make demo`: this session's project, container names, network and addresses
+(tests/image/demo.py).
 
 Forms; relays the daemons' syslog to `docker logs`; turns healthy; `docker-compose stop` of
 one node (compose's stop_grace_period) is a clean stop and a clean leave for the others, who
@@ -39,7 +38,7 @@ def demo(built_image, module_resources) -> Demo:
 
 
 def test_demo_cluster_forms_with_quorum_and_one_dc(demo):
-    assert "Online: [ node1 node2 node3 ]" in demo.formed_output, demo.formed_output
+    assert f"Online: [ {' '.join(NODES)} ]" in demo.formed_output, demo.formed_output
     dcs = set()
     for node in NODES:
         mon = crm_mon(node)
@@ -48,13 +47,13 @@ def test_demo_cluster_forms_with_quorum_and_one_dc(demo):
         dcs.add(mon.dc)
     assert len(dcs) == 1 and dcs <= set(NODES), dcs
     # multi-node traffic is encrypted by default (compose.yaml gives every node a passphrase)
-    conf = dexec("node1", "cat", "/etc/corosync/corosync.conf").stdout
+    conf = dexec(NODES[0], "cat", "/etc/corosync/corosync.conf").stdout
     assert re.search(r"^\s*crypto_cipher: aes256$", conf, re.M), conf
 
 
 def test_docker_logs_carry_corosync_and_pacemaker_lines(demo):
     """The /dev/log relay: daemons that log to syslog show up in `docker logs`."""
-    text = logs("node1")
+    text = logs(NODES[0])
     for prefix in ("[pcmk-launch] ", "corosync[", "pacemakerd[", "pacemaker-controld["):
         assert re.search(rf"^{re.escape(prefix)}", text, re.M), f"no {prefix!r} line in logs"
     assert "[pcmk-launch] started pacemakerd" in text
@@ -69,23 +68,23 @@ def test_every_node_turns_healthy(demo):
         states = {n: health_status(n) for n in NODES}
         return all(s == "healthy" for s in states.values()), states
 
-    wait_for(all_healthy, 60, "docker health of node1..3", interval=0.5)
+    wait_for(all_healthy, 60, "docker health of the 3 nodes", interval=0.5)
     latest = max(time.time() - started_at(n) for n in NODES)
     measure("compose: all 3 docker health 'healthy' after start (max)", f"{latest:.1f}s")
 
 
 def test_status_json_describes_the_cluster(demo):
-    out = dexec("node2", "pcmk-launch", "status", "--json")
+    out = dexec(NODES[1], "pcmk-launch", "status", "--json")
     assert out.returncode == 0, out.stdout + out.stderr
     data = json.loads(out.stdout)
     assert data["running"] and data["healthy"] and data["quorate"], data
-    assert data["cluster_name"] == "demo" and data["local_node"] == "node2"
+    assert data["cluster_name"] == "demo" and data["local_node"] == NODES[1]
     assert sorted(n["name"] for n in data["nodes"] if n["online"]) == list(NODES)
 
 
 def test_stop_is_a_clean_leave_and_start_rejoins(demo):
     """Stops and restarts a member that is not the DC."""
-    dc = crm_mon("node1").dc
+    dc = crm_mon(NODES[0]).dc
     victim = next(n for n in reversed(NODES) if n != dc)  # a DC stop is another scenario
     others = [n for n in NODES if n != victim]
     since = inspect(dc, "{{.State.StartedAt}}")  # nothing older matters
@@ -139,8 +138,8 @@ def test_stop_is_a_clean_leave_and_start_rejoins(demo):
 
 def test_stopping_the_dc_hands_over_cleanly(demo):
     """The DC leaves: the other two elect a new DC, keep quorum, and it comes back."""
-    wait_formed("node1", online=3, timeout=60)
-    dc = crm_mon("node1").dc
+    wait_formed(NODES[0], online=3, timeout=60)
+    dc = crm_mon(NODES[0]).dc
     others = [n for n in NODES if n != dc]
     since = inspect(others[0], "{{.State.StartedAt}}")
     out = docker("stop", "-t", "120", dc, timeout=200)

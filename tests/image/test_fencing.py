@@ -9,8 +9,8 @@ pointed at a socket that does not exist makes fencing fail visibly and the resou
 where it was, never active twice; once the device is fixed, fencing completes and the
 resource moves.
 
-The same compose.yaml, container names (node1..node3) and subnet as test_compose.py, under
-this session's project name: skipped (failed in CI) when they are taken (`make demo-down`).
+The same second copy of compose.yaml as test_compose.py (tests/image/demo.py): a running
+`make demo` is never touched.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def demo(built_image, module_resources) -> Demo:
 
 def demo_fencing() -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(ROOT / "image/demo-fencing.sh"), "--container", "node1"],
+        [str(ROOT / "image/demo-fencing.sh"), "--container", NODES[0]],
         capture_output=True,
         text=True,
         timeout=180,
@@ -143,19 +143,19 @@ def all_running() -> None:
     for node in NODES:
         if container_state(node) != "running":
             docker("start", node, check=True)
-    wait_formed("node1", online=3, timeout=120)
+    wait_formed(NODES[0], online=3, timeout=120)
 
 
 def dummy_on(victim: str) -> None:
     """The test resource exists, prefers `victim` (only), and runs there."""
-    if dexec("node1", "crm_resource", "--resource", DUMMY, "--query-xml").returncode != 0:
-        pcs("node1", "resource", "create", DUMMY, "ocf:pacemaker:Dummy", "op", "monitor",
+    if dexec(NODES[0], "crm_resource", "--resource", DUMMY, "--query-xml").returncode != 0:
+        pcs(NODES[0], "resource", "create", DUMMY, "ocf:pacemaker:Dummy", "op", "monitor",
             "interval=10s")  # fmt: skip
     prefer = f"{DUMMY}-prefers"
-    dexec("node1", "cibadmin", "--delete", "--xml-text", f'<rsc_location id="{prefer}"/>')
-    pcs("node1", "constraint", "location", "add", prefer, DUMMY, victim, "100", "--force")
+    dexec(NODES[0], "cibadmin", "--delete", "--xml-text", f'<rsc_location id="{prefer}"/>')
+    pcs(NODES[0], "constraint", "location", "add", prefer, DUMMY, victim, "100", "--force")
     wait_for(
-        lambda: ((n := dummy_nodes("node1")) == [victim], n),
+        lambda: ((n := dummy_nodes(NODES[0])) == [victim], n),
         60,
         f"{DUMMY} started on {victim}",
     )
@@ -163,7 +163,7 @@ def dummy_on(victim: str) -> None:
 
 def pick_victim() -> tuple[str, str, list[str]]:
     """A node that is not the DC (a DC loss adds an election: another scenario)."""
-    dc = crm_mon("node1").dc
+    dc = crm_mon(NODES[0]).dc
     assert dc in NODES, dc
     victim = next(n for n in reversed(NODES) if n != dc)
     return dc, victim, [n for n in NODES if n != victim]
@@ -173,9 +173,9 @@ def pick_victim() -> tuple[str, str, list[str]]:
 
 
 def test_agent_is_installed_and_reaches_the_engine(demo):
-    out = dexec("node2", "stonith_admin", "--list-installed")
+    out = dexec(NODES[1], "stonith_admin", "--list-installed")
     assert AGENT in out.stdout.split(), out.stdout
-    meta = dexec("node2", "stonith_admin", "--metadata", "--agent", AGENT)
+    meta = dexec(NODES[1], "stonith_admin", "--metadata", "--agent", AGENT)
     assert meta.returncode == 0, meta.stderr
     root = ET.fromstring(meta.stdout)
     actions = {a.get("name") for a in root.iter("action")}
@@ -183,28 +183,28 @@ def test_agent_is_installed_and_reaches_the_engine(demo):
         actions
     ), actions
 
-    listed = dexec("node2", AGENT, "-o", "list")
+    listed = dexec(NODES[1], AGENT, "-o", "list")
     assert listed.returncode == 0, listed.stderr
     names = {line.split(",")[0] for line in listed.stdout.splitlines()}
     assert set(NODES) <= names, listed.stdout
     for node in NODES:
-        status = dexec("node2", AGENT, "--action", "status", "--plug", node)
+        status = dexec(NODES[1], AGENT, "--action", "status", "--plug", node)
         assert (status.returncode, status.stdout.strip()) == (0, "Status: ON"), status
-    missing = dexec("node2", AGENT, "-o", "status", "-n", f"{PREFIX}-no-such-container")
+    missing = dexec(NODES[1], AGENT, "-o", "status", "-n", f"{PREFIX}-no-such-container")
     assert missing.returncode == 2, missing
     # unreachable endpoints are errors (1), never "off"
     tcp = dexec(
-        "node2", AGENT, "-o", "status", "-n", "node1", "-a", "127.0.0.1", "-u", "1", "--ssl=0"
+        NODES[1], AGENT, "-o", "status", "-n", NODES[0], "-a", "127.0.0.1", "-u", "1", "--ssl=0"
     )
     assert tcp.returncode == 1 and "cannot reach the Docker API" in tcp.stderr, tcp
-    sock = dexec("node2", AGENT, "-o", "off", "-n", "node1", "--socket", BAD_SOCKET)
+    sock = dexec(NODES[1], AGENT, "-o", "off", "-n", NODES[0], "--socket", BAD_SOCKET)
     assert sock.returncode == 1 and BAD_SOCKET in sock.stderr, sock
-    assert container_state("node1") == "running"
+    assert container_state(NODES[0]) == "running"
 
 
 def test_demo_fencing_is_on_and_the_script_idempotent(demo):
     prop = dexec(
-        "node1",
+        NODES[0],
         "crm_attribute",
         "--type",
         "crm_config",
@@ -214,7 +214,7 @@ def test_demo_fencing_is_on_and_the_script_idempotent(demo):
         "--quiet",
     )
     assert prop.stdout.strip() == "true", prop
-    mon = crm_mon("node1")
+    mon = crm_mon(NODES[0])
     for node in NODES:
         dev = mon.resources.get(f"fence_{node}")
         assert dev is not None, str(mon)
@@ -228,7 +228,7 @@ def test_demo_fencing_is_on_and_the_script_idempotent(demo):
 
 
 def inspect_cib_epoch() -> tuple[str, str]:
-    root = ET.fromstring(dexec("node1", "cibadmin", "--query", "--no-children").stdout)
+    root = ET.fromstring(dexec(NODES[0], "cibadmin", "--query", "--no-children").stdout)
     return root.get("admin_epoch", ""), root.get("epoch", "")
 
 
@@ -317,7 +317,7 @@ def test_fencing_through_a_wrong_endpoint_fails_and_the_resource_stays(demo):
     dc, victim, survivors = pick_victim()
     dummy_on(victim)
     device = f"fence_{victim}"
-    pcs("node1", "stonith", "update", device, f"socket={BAD_SOCKET}")
+    pcs(NODES[0], "stonith", "update", device, f"socket={BAD_SOCKET}")
     since = time.time() - 1
 
     t_freeze = time.time()
@@ -358,8 +358,8 @@ def test_fencing_through_a_wrong_endpoint_fails_and_the_resource_stays(demo):
     # Fixed: fencing completes (the controller retries after the device's cleanup), then the
     # resource moves.
     t_fix = time.time()
-    pcs("node1", "stonith", "update", device, "socket=/var/run/docker.sock")
-    pcs("node1", "stonith", "cleanup", device)
+    pcs(NODES[0], "stonith", "update", device, "socket=/var/run/docker.sock")
+    pcs(NODES[0], "stonith", "cleanup", device)
 
     def fenced_now():
         ok = [
