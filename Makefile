@@ -4,63 +4,86 @@ PYTHON  ?= $(VENV)/bin/python
 PYTEST  ?= $(PYTHON) -m pytest
 RUFF    ?= $(VENV)/bin/ruff
 PYTEST_FLAGS ?= -q -ra
+# tests/levels.py sets JUNIT_DIR to count each level's results for its summary.
+PYTEST_JUNIT = $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/$@.xml)
+# Debian's python3, so that tests run on the Python the image runs; any python3 elsewhere.
+HOST_PYTHON ?= $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
+HOST_DEPS := deps/host-deps.sh
+LEVELS := lint unit supervisor cluster agents image-test bench-quick
 # Tests find hadolint, shellcheck & co. from the venv.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help venv test lint format unit supervisor cluster agents image-test bench bench-quick clean
+.PHONY: help venv test host-deps-test lint format unit supervisor cluster agents image-test bench \
+	bench-quick clean
 
 include image/image.mk
 
 help:
 	@echo "make demo        build the image and bring up a 3-node demo cluster (needs dockerd)"
-	@echo "make test        lint, then every test level this machine supports (CI: all)"
+	@echo "make test        installs what it needs (root, Debian), runs every level, sums up"
 	@echo "make unit | supervisor | cluster | agents | image-test   one test level"
 	@echo "make bench       formation, failover, stop, footprint figures -> docs/benchmarks.md"
 	@echo "make lint | format | bench-quick | image | export | demo-down | clean"
 
 $(PYTHON):
-	python3 -m venv $(VENV)
+	$(HOST_DEPS) venv
+	$(HOST_PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -e '.[test]'
 
 venv: $(PYTHON)
 
-# Every level; each prerequisite that is missing skips on a laptop and fails in CI (CI=true).
-test: lint unit supervisor cluster agents image-test bench-quick
+# Every level, each in its own make, then one summary (tests/levels.py). What a level needs
+# is installed first when root on Debian; elsewhere a missing prerequisite skips with a line
+# that says how to install it, and fails in CI (CI=true).
+test: $(PYTHON)
+	$(HOST_DEPS) test
+	$(PYTHON) -m tests.levels $(LEVELS)
+
+# Every host package of every level (deps/host-packages.txt), without running anything.
+host-deps-test:
+	$(HOST_DEPS) test
 
 lint: $(PYTHON)
 	$(RUFF) check .
 	$(RUFF) format --check .
 	$(VENV)/bin/hadolint Dockerfile
-	$(VENV)/bin/shellcheck image/*.sh tests/harness/*.sh
+	$(VENV)/bin/shellcheck image/*.sh deps/*.sh tests/harness/*.sh .ci/run
 
 format: $(PYTHON)
 	$(RUFF) format .
 	$(RUFF) check --fix .
 
 unit: $(PYTHON)
-	$(PYTEST) $(PYTEST_FLAGS) tests/unit tests/fence
+	$(HOST_DEPS) unit
+	$(PYTEST) $(PYTEST_FLAGS) $(PYTEST_JUNIT) tests/unit tests/fence
 
 # Our resource agents against a local EC2-compatible API (moto), ocf-tester, a real cluster.
 agents: $(PYTHON)
-	$(PYTEST) $(PYTEST_FLAGS) tests/agents
+	$(HOST_DEPS) agents
+	$(PYTEST) $(PYTEST_FLAGS) $(PYTEST_JUNIT) tests/agents
 
 supervisor: $(PYTHON)
-	$(PYTEST) $(PYTEST_FLAGS) tests/supervisor
+	$(HOST_DEPS) supervisor
+	$(PYTEST) $(PYTEST_FLAGS) $(PYTEST_JUNIT) tests/supervisor
 
 cluster: $(PYTHON)
-	$(PYTEST) $(PYTEST_FLAGS) tests/cluster
+	$(HOST_DEPS) cluster
+	$(PYTEST) $(PYTEST_FLAGS) $(PYTEST_JUNIT) tests/cluster
 
 image-test: $(PYTHON) image
-	$(PYTEST) $(PYTEST_FLAGS) tests/image
+	$(HOST_DEPS) compose
+	$(PYTEST) $(PYTEST_FLAGS) $(PYTEST_JUNIT) tests/image
 
 # Compiled bytecode first: start-up figures must not include compiling our modules.
 # The image is built (or found up to date) first so that its size is reported too.
 bench: $(PYTHON) image
+	$(HOST_DEPS) bench
 	$(PYTHON) -m compileall -q pcmk_launch
 	$(PYTHON) -m bench.run
 
 # One repetition, 3 nodes: keeps the benchmark code working; figures are not asserted.
 bench-quick: $(PYTHON)
+	$(HOST_DEPS) bench
 	$(PYTHON) -m compileall -q pcmk_launch
 	$(PYTHON) -m bench.run --quick --no-docs
 
