@@ -26,7 +26,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(dirname "$HERE")
 DOCKERFILE=${DOCKERFILE:-$TOP/Dockerfile}
 CACHE_DIR=${CACHE_DIR:-/var/cache/pacemaker_docker}
-ARCH=$(dpkg --print-architecture)
+# Not Debian: still fine when the image is present or can be pulled.
+ARCH=$(dpkg --print-architecture 2>/dev/null || uname -m)
 
 say() { printf 'base-image.sh: %s\n' "$*"; }
 die() { printf 'base-image.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -47,10 +48,10 @@ fi
 apt_mirror() {
     # shellcheck disable=SC2016 # $(...) are apt's format fields, not shell
     apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(IDENTIFIER)' 2>/dev/null |
-        awk -v s="$1" '$2 == s && $3 == "Packages" { sub("/$", "", $1); print $1; exit }'
+        awk -v s="$1" '$2 == s && $3 == "Packages" { sub("/$", "", $1); print $1; exit }' ||
+        true # no apt (not Debian), or apt-get cut short by awk's exit: no mirror / the first
 }
 MIRROR=${MIRROR:-$(apt_mirror "$SUITE")}
-[ -n "$MIRROR" ] || die "apt on this machine has no source for suite '$SUITE'; set MIRROR="
 SECURITY_MIRROR=${SECURITY_MIRROR-$(apt_mirror "$SUITE-security")}
 UPDATES=$(apt_mirror "$SUITE-updates")
 
@@ -90,6 +91,7 @@ make_rootfs() {
     root=$work/root
     command -v debootstrap >/dev/null 2>&1 || "$TOP/deps/host-deps.sh" debootstrap
     command -v debootstrap >/dev/null 2>&1 || die "debootstrap missing (apt-get install debootstrap)"
+    [ -n "$MIRROR" ] || die "apt on this machine has no source for suite '$SUITE'; set MIRROR="
     [ "$(id -u)" -eq 0 ] || die "debootstrap needs root"
     mkdir -p "$CACHE_DIR/debs" "$root"
     # shellcheck disable=SC2064
