@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.image.demo import NODES, Demo, start_demo
+from tests.image.demo import NAME, NODES, Demo, start_demo
 from tests.image.dockerutil import (
     crm_mon,
     dexec,
@@ -28,6 +28,11 @@ from tests.image.dockerutil import (
     wait_for,
     wait_formed,
 )
+
+
+def service(container: str) -> str:
+    """compose.yaml's service (node1..3) of one of this session's containers."""
+    return "node" + container.removeprefix(NAME)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +96,7 @@ def test_stop_is_a_clean_leave_and_start_rejoins(demo):
     cutoff = time.time()
 
     t0 = time.monotonic()
-    out = demo.compose("stop", victim, timeout=200)  # compose.yaml: stop_grace_period: 2m
+    out = demo.compose("stop", service(victim), timeout=200)  # compose.yaml: stop_grace_period: 2m
     elapsed = time.monotonic() - t0
     assert out.returncode == 0, out.stdout + out.stderr
     measure(f"compose stop {victim} (grace 2m)", f"{elapsed:.1f}s")
@@ -120,7 +125,7 @@ def test_stop_is_a_clean_leave_and_start_rejoins(demo):
         assert not re.search(rf"{victim}.*(will be fenced|unclean)", recent), other
     assert f"do_shutdown of peer {victim} is complete" in logs(dc), "no clean leave at the DC"
 
-    out = demo.compose("start", victim, timeout=120)
+    out = demo.compose("start", service(victim), timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     t0 = time.monotonic()
     wait_formed(others[0], online=3, timeout=90)
