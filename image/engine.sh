@@ -92,10 +92,18 @@ start() {
     [ "$(id -u)" -eq 0 ] || die "starting dockerd needs root"
     mkdir -p "$(dirname "$PIDFILE")" "$(dirname "$LOG")"
     say "starting $DOCKERD (log: $LOG, pidfile: $PIDFILE)"
-    # setsid: own session, so the engine survives the calling shell / make.
-    # shellcheck disable=SC2086
-    setsid "$DOCKERD" --pidfile "$DOCKERD_PIDFILE" ${DOCKERD_ARGS:-} \
-        </dev/null >>"$LOG" 2>&1 &
+    # setsid: own session, so the engine survives the calling shell / make. Descriptors the
+    # caller holds beyond stdio (a flock, a pipe) are closed first: dockerd and every
+    # container shim would otherwise hold them for the engine's whole life.
+    (
+        for fd in /proc/self/fd/*; do
+            fd=${fd##*/}
+            [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+        done 2>/dev/null
+        # shellcheck disable=SC2086
+        exec setsid "$DOCKERD" --pidfile "$DOCKERD_PIDFILE" ${DOCKERD_ARGS:-} \
+            </dev/null >>"$LOG" 2>&1
+    ) &
     pid=$!
     # setsid only forks when it is a process-group leader, which a background job of a
     # non-interactive shell is not, so $! is dockerd itself; fall back to dockerd's pidfile.
