@@ -69,10 +69,25 @@ class Service:
         return f"Service({self.name!r}, {self.argv!r}, on_death={self.on_death!r})"
 
 
-def cluster_plan(opts) -> list[Service]:
-    """PCMK_ROLE=cluster: corosync (ready when corosync-cfgtool -s answers), then pacemakerd.
+def exporter(address: str) -> Service:
+    """ha_cluster_exporter (PCMK_METRICS=on): a scrape target, never a reason to stop the
+    cluster. Started last (it reads crm_mon, cibadmin and the corosync tools), stopped first."""
+    return Service(
+        "ha_cluster_exporter",
+        ["ha_cluster_exporter", f"--web.listen-address={address}"],
+        on_death=RESTART,
+        stop_timeout=5.0,
+        started_note=f"metrics on {address}",
+        restart_delay=1.0,
+        restart_max=30.0,
+    )
 
-    `opts` is the supervisor's Options (corosync_conf and the timeouts)."""
+
+def cluster_plan(opts) -> list[Service]:
+    """PCMK_ROLE=cluster: corosync (ready when corosync-cfgtool -s answers), then pacemakerd,
+    then the metrics exporter if opts.metrics_address is set.
+
+    `opts` is the supervisor's Options (corosync_conf, the timeouts, metrics_address)."""
     argv = ["corosync", "-f"]
     if opts.corosync_conf != "/etc/corosync/corosync.conf":
         argv += ["-c", opts.corosync_conf]
@@ -98,4 +113,7 @@ def cluster_plan(opts) -> list[Service]:
         started_note="the cluster stack is up",
         exit_notes={100: "fatal: do not respawn"},  # CRM_EX_FATAL
     )
-    return [corosync, pacemakerd]
+    plan = [corosync, pacemakerd]
+    if opts.metrics_address:
+        plan.append(exporter(opts.metrics_address))
+    return plan

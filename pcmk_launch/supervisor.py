@@ -45,6 +45,7 @@ class Options:
     corosync_stop_timeout = 20.0
     log_socket = "/dev/log"  # "" disables the syslog relay
     log_format = "text"
+    metrics_address = ""  # "" : no exporter; else [HOST]:PORT for ha_cluster_exporter
 
     def __init__(self, **values: object):
         for key, value in values.items():
@@ -512,7 +513,7 @@ def parse_args(argv: list[str]) -> Options:
         key = key.replace("-", "_")
         if key.startswith("_") or not hasattr(Options, key):
             raise SystemExit(f"pcmk_launch.supervisor: unknown option {arg!r}")
-        text_options = ("corosync_conf", "log_socket", "log_format")
+        text_options = ("corosync_conf", "log_socket", "log_format", "metrics_address")
         values[key] = value if key in text_options else float(value)
     return Options(**values)  # type: ignore[arg-type]
 
