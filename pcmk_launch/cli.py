@@ -149,9 +149,13 @@ def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
     import json
 
     from . import health
+    from .errors import Problems
+    from .plan import metrics_line
+    from .settings import Settings, parse_metrics
 
     name = local_node_name(env)
     cluster_name = env.get("PCMK_CLUSTER_NAME", "docker")
+    metrics, address = parse_metrics(env, Problems())
     try:
         state = cluster_state(with_cib=True)
     except ValueError as exc:
@@ -164,9 +168,11 @@ def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
         data = {"running": True, "cluster_name": cluster_name, "local_node": name}
         data.update(state.to_dict())
         data["healthy"] = health.judge(state, name) is None
+        data["metrics"] = {"on": metrics, "address": address}
         print(json.dumps(data, indent=2))
     else:
         sys.stdout.write(health.summary(state, cluster_name, name))
+        print(metrics_line(Settings(metrics=metrics, metrics_address=address)))
     return 0
 
 
@@ -345,6 +351,7 @@ def supervisor_handoff(args: argparse.Namespace, cluster) -> dict:
             f"--corosync-stop-timeout={s.corosync_stop_timeout:g}",
             f"--log-socket={args.log_socket}",
             f"--log-format={s.log_format}",
+            f"--metrics-address={s.metrics_address if s.metrics else ''}",
         ],
         "env": pacemaker_env(s, os.environ),
     }

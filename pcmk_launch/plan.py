@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from .settings import Cluster
+from .settings import Cluster, Settings
+
+
+def metrics_line(s: Settings) -> str:
+    """Whether the exporter runs, and where to scrape it."""
+    if not s.metrics:
+        return "metrics: off (PCMK_METRICS=on starts ha_cluster_exporter)"
+    host, _, port = s.metrics_address.rpartition(":")
+    return (
+        f"metrics: on, ha_cluster_exporter on {s.metrics_address} "
+        f"(scrape http://{host or 'THIS-HOST'}:{port}/metrics)"
+    )
 
 
 def describe(cluster: Cluster, paths: dict[str, str]) -> str:
@@ -39,7 +50,9 @@ def describe(cluster: Cluster, paths: dict[str, str]) -> str:
     props = " ".join(f"{k}={v}" for k, v in s.cluster_properties)
     if props:
         lines.append(f"would seed a new CIB at {paths['cib']} with {props} (only if none exists)")
-    lines.append("would start: corosync -f, wait until it is ready, then pacemakerd")
+    then = ", then ha_cluster_exporter" if s.metrics else ""
+    lines.append(f"would start: corosync -f, wait until it is ready, then pacemakerd{then}")
+    lines.append(metrics_line(s))
     lines.append(
         f"timeouts: start {s.start_timeout:g}s, pacemaker stop {s.stop_timeout:g}s, "
         f"corosync stop {s.corosync_stop_timeout:g}s"

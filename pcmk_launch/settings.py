@@ -5,6 +5,7 @@ Pure: takes a mapping (os.environ in production, a dict in tests) and an interfa
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import socket
 from collections.abc import Mapping
@@ -51,6 +52,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "PCMK_AUTHKEY_PASSPHRASE": ("", "derive the same authkey on every host from this"),
     "PCMK_LOG_LEVEL": ("notice", "error, warning, notice, info or debug, for every daemon"),
     "PCMK_LOG_FORMAT": ("text", "text, or json: one object per line for log shippers"),
+    "PCMK_METRICS": ("off", "on: run ha_cluster_exporter, a Prometheus endpoint"),
+    "PCMK_METRICS_ADDRESS": (":9664", "[HOST]:PORT the exporter listens on (empty HOST: all)"),
 }
 LOG_LEVELS = ("error", "warning", "notice", "info", "debug")
 LOG_FORMATS = ("text", "json")
@@ -76,6 +79,8 @@ class Settings:
     corosync_stop_timeout: float = 20.0
     log_level: str = "notice"
     log_format: str = "text"
+    metrics: bool = False
+    metrics_address: str = ":9664"
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,33 @@ def _unknown_variables(env: Mapping[str, str], problems: Problems) -> None:
             problems.add(f"{var} is not a variable pcmk_launch knows. Fix: {hint}")
 
 
+METRICS_ADDRESS_RE = re.compile(r"(?P<host>[0-9.]*|\[[0-9A-Fa-f:.]+\]):(?P<port>[0-9]{1,5})\Z")
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_metrics(env: Mapping[str, str], problems: Problems) -> tuple[bool, str]:
+    raw = env.get("PCMK_METRICS", "off")
+    if raw not in ("on", "off"):
+        problems.add(f"PCMK_METRICS={show(raw)} is unknown. Fix: use on or off.")
+    address = env.get("PCMK_METRICS_ADDRESS", ":9664")
+    m = METRICS_ADDRESS_RE.match(address)
+    host = m and m["host"].strip("[]")
+    if not m or not 0 < int(m["port"]) < 65536 or (host and not _is_ip(host)):
+        problems.add(
+            f"PCMK_METRICS_ADDRESS={show(address)} is not [HOST]:PORT with an IP address "
+            "(or none, for all) and a port from 1 to 65535. Fix: e.g. PCMK_METRICS_ADDRESS=:9664 "
+            "or PCMK_METRICS_ADDRESS=192.0.2.11:9664."
+        )
+    return raw == "on", address
+
+
 def parse_settings(env: Mapping[str, str], problems: Problems) -> Settings:
     """Read and check every scalar setting; node list syntax is checked by build_cluster."""
     _unknown_variables(env, problems)
@@ -195,6 +227,7 @@ def parse_settings(env: Mapping[str, str], problems: Problems) -> Settings:
         var: _number(env, var, 1, 86_400, "seconds", problems)
         for var in ("PCMK_START_TIMEOUT", "PCMK_STOP_TIMEOUT", "PCMK_COROSYNC_STOP_TIMEOUT")
     }
+    metrics, metrics_address = parse_metrics(env, problems)
     return Settings(
         node_list=env.get("PCMK_NODE_LIST", ""),
         cluster_name=name,
@@ -208,6 +241,8 @@ def parse_settings(env: Mapping[str, str], problems: Problems) -> Settings:
         corosync_stop_timeout=float(timeouts["PCMK_COROSYNC_STOP_TIMEOUT"] or 20),
         log_level=log_level,
         log_format=log_format,
+        metrics=metrics,
+        metrics_address=metrics_address,
     )
 
 

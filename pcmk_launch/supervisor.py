@@ -1,4 +1,5 @@
-"""PID 1: start corosync, then pacemakerd; reap everything; forward signals; stop in order.
+"""PID 1: run the service plan (services.py: corosync, then pacemakerd); reap everything;
+forward signals; stop in reverse order.
 
 One loop, tini style: every event (a signal, a child's exit, a deadline) wakes a single
 select() on the signal wakeup pipe; nothing polls while the cluster runs. This one loop owns
@@ -18,8 +19,9 @@ import sys
 import time
 from collections.abc import Callable
 
-from . import logrelay
+from . import logrelay, services
 from .errors import ExitCode
+from .services import FATAL, RESTART, Service
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT}  # QUIT would panic pacemakerd
 FORWARD_SIGNALS = {signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGALRM}
@@ -28,7 +30,6 @@ HANDLED = STOP_SIGNALS | FORWARD_SIGNALS | {signal.SIGCHLD, signal.SIGHUP}
 # SIGPIPE and SIGXFSZ, and ignored dispositions survive exec) and an empty mask.
 DEFAULT_IN_CHILD = set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
 PROGRESS_EVERY = 5.0
-PACEMAKER_NO_RESPAWN = 100  # CRM_EX_FATAL: pacemakerd asks not to be restarted
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -44,6 +45,7 @@ class Options:
     corosync_stop_timeout = 20.0
     log_socket = "/dev/log"  # "" disables the syslog relay
     log_format = "text"
+    metrics_address = ""  # "" : no exporter; else [HOST]:PORT for ha_cluster_exporter
 
     def __init__(self, **values: object):
         for key, value in values.items():
@@ -106,11 +108,22 @@ def become_subreaper() -> None:
 
 
 class Supervisor:
-    def __init__(self, opts: Options, clock: Callable[[], float] = time.monotonic):
+    """Runs a service plan (services.py): starts it in order, supervises, stops in reverse."""
+
+    def __init__(
+        self,
+        opts: Options,
+        clock: Callable[[], float] = time.monotonic,
+        plan: list[Service] | None = None,
+    ):
         self.opts = opts
         self.clock = clock
-        self.corosync: int | None = None
-        self.pacemakerd: int | None = None
+        self.plan = services.cluster_plan(opts) if plan is None else plan
+        self.pids: dict[str, int] = {}  # running services by name
+        self.next_start = 0  # index in the plan of the next service to start
+        self.stopping_now: Service | None = None  # the service being stopped
+        self.delays: dict[str, float] = {}  # RESTART services: next backoff
+        self.spawned_at: dict[str, float] = {}
         self.helpers: dict[int, Callable[[int], None]] = {}
         self.timers: dict[str, tuple[float, Callable[[], None]]] = {}
         self.stopping = False
@@ -137,7 +150,7 @@ class Supervisor:
             selector.register(relay.sock, selectors.EVENT_READ)
         self.handle_signals()  # a SIGTERM that came before we started anything
         if not self.stopping:
-            self.start_corosync()
+            self.start_next()
         while not self.finished():
             ready = selector.select(self.next_timeout())
             if relay is not None and any(key.fd != rfd for key, _ in ready):
@@ -170,11 +183,7 @@ class Supervisor:
         return logrelay.Relay(sock, _writer, self.opts.log_format, os.uname().nodename)
 
     def finished(self) -> bool:
-        return (
-            self.corosync is None
-            and self.pacemakerd is None
-            and (self.stopping or self.exit_code is not None)
-        )
+        return not self.pids and (self.stopping or self.exit_code is not None)
 
     def result(self) -> int:
         if self.exit_code is not None:
@@ -218,12 +227,15 @@ class Supervisor:
             self.request_stop(f"received {signal.Signals(signum).name}")
         elif signum == signal.SIGHUP:
             self.reload()
-        elif signum in FORWARD_SIGNALS and self.pacemakerd is not None:
-            log(f"forwarding {signal.Signals(signum).name} to pacemakerd")
-            self.kill(self.pacemakerd, signum)
+        elif signum in FORWARD_SIGNALS:
+            for svc in self.plan:
+                if svc.forward_signals and svc.name in self.pids:
+                    log(f"forwarding {signal.Signals(signum).name} to {svc.name}")
+                    self.kill(self.pids[svc.name], signum)
 
     def reap(self) -> None:
         """Collect every exited child: ours get their handler, orphans are just reaped."""
+        by_pid = {pid: name for name, pid in self.pids.items()}
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -231,14 +243,15 @@ class Supervisor:
                 return
             if pid == 0:
                 return
-            if pid == self.corosync:
-                self.corosync = None
-                self.on_corosync_exit(status)
-            elif pid == self.pacemakerd:
-                self.pacemakerd = None
-                self.on_pacemakerd_exit(status)
+            if pid in by_pid:
+                name = by_pid.pop(pid)
+                del self.pids[name]
+                self.on_exit(self.service(name), status)
             elif pid in self.helpers:
                 self.helpers.pop(pid)(status)
+
+    def service(self, name: str) -> Service:
+        return next(svc for svc in self.plan if svc.name == name)
 
     def spawn(self, argv: list[str], quiet: bool = False) -> int | None:
         """fork + exec, not posix_spawn: glibc's posix_spawn leaves its internal signals
@@ -295,49 +308,71 @@ class Supervisor:
         return f"{self.clock() - self.started_at:.1f}s"
 
     # ---- start-up ---------------------------------------------------------------------
-    def start_corosync(self) -> None:
-        argv = ["corosync", "-f"]
-        if self.opts.corosync_conf != Options.corosync_conf:
-            argv += ["-c", self.opts.corosync_conf]
-        self.corosync = self.spawn(argv)
-        if self.corosync is None:
-            self.fail(ExitCode.COROSYNC_START, "corosync could not be started")
+    def start_next(self) -> None:
+        if self.stopping or self.next_start >= len(self.plan):
             return
-        log(f"started corosync (pid {self.corosync}); waiting until it is ready")
-        self.after("start-deadline", self.opts.start_timeout, self.start_timed_out)
-        self.progress("corosync to become ready", self.opts.start_timeout)
-        self.probe()
+        svc = self.plan[self.next_start]
+        self.next_start += 1
+        self.start(svc, first=True)
 
-    def probe(self) -> None:
-        if self.corosync is None or self.stopping:
+    def start(self, svc: Service, first: bool = False) -> None:
+        pid = self.spawn(svc.argv)
+        if pid is None:
+            if svc.on_death == FATAL:
+                self.fail(svc.start_code, f"{svc.name} could not be started")
+            else:
+                self.schedule_restart(svc)
+                if first:
+                    self.start_next()
             return
-        self.run_helper(["corosync-cfgtool", "-s"], self.on_probe)
+        self.pids[svc.name] = pid
+        self.spawned_at[svc.name] = self.clock()
+        if not first:
+            log(f"restarted {svc.name} (pid {pid})")
+        elif svc.ready is None:
+            note = f"; {svc.started_note}" if svc.started_note else ""
+            log(f"started {svc.name} (pid {pid}){note}")
+            self.start_next()
+        else:
+            log(f"started {svc.name} (pid {pid}); waiting until it is ready")
+            self.after("start-deadline", svc.ready_timeout, lambda: self.start_timed_out(svc))
+            self.progress(f"{svc.name} to become ready", svc.ready_timeout)
+            self.probe(svc)
 
-    def on_probe(self, status: int) -> None:
-        if self.corosync is None or self.stopping or self.pacemakerd is not None:
+    def probe(self, svc: Service) -> None:
+        if svc.name not in self.pids or self.stopping or svc.ready is None:
+            return
+        self.run_helper(svc.ready, lambda status: self.on_probe(svc, status))
+
+    def on_probe(self, svc: Service, status: int) -> None:
+        starting = self.plan[self.next_start - 1] is svc
+        if svc.name not in self.pids or self.stopping or not starting:
             return
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
             self.cancel("start-deadline")
             self.cancel("progress")
-            log(f"corosync is ready ({self.elapsed()} after start)")
-            self.start_pacemakerd()
+            log(f"{svc.name} is ready ({self.elapsed()} after start)")
+            self.start_next()
             return
         # Backoff keeps the first answer fast and the load of a slow start low.
         self.probe_delay = min(self.probe_delay * 2, 0.5)
-        self.after("probe", self.probe_delay, self.probe)
+        self.after("probe", self.probe_delay, lambda: self.probe(svc))
 
-    def start_timed_out(self) -> None:
+    def start_timed_out(self, svc: Service) -> None:
         self.fail(
-            ExitCode.COROSYNC_START,
-            f"corosync was not ready within PCMK_START_TIMEOUT={self.opts.start_timeout:g}s",
+            svc.start_code,
+            f"{svc.name} was not ready within PCMK_START_TIMEOUT={svc.ready_timeout:g}s",
         )
 
-    def start_pacemakerd(self) -> None:
-        self.pacemakerd = self.spawn(["pacemakerd"])
-        if self.pacemakerd is None:
-            self.fail(ExitCode.DAEMON_DIED, "pacemakerd could not be started")
-            return
-        log(f"started pacemakerd (pid {self.pacemakerd}); the cluster stack is up")
+    def schedule_restart(self, svc: Service) -> None:
+        delay = self.delays.get(svc.name, svc.restart_delay)
+        self.delays[svc.name] = min(delay * 2, svc.restart_max)
+        log(f"{svc.name} will be restarted in {delay:g}s", "warning")
+        self.after(f"restart-{svc.name}", delay, lambda: self.restart(svc))
+
+    def restart(self, svc: Service) -> None:
+        if not self.stopping and svc.name not in self.pids:
+            self.start(svc)
 
     def progress(self, what: str, limit: float) -> None:
         started = self.clock()
@@ -349,8 +384,13 @@ class Supervisor:
         self.after("progress", PROGRESS_EVERY, tick)
 
     # ---- reload -------------------------------------------------------------------------
+    def all_started(self) -> bool:
+        return self.next_start >= len(self.plan) and all(
+            svc.name in self.pids for svc in self.plan if svc.on_death == FATAL
+        )
+
     def reload(self) -> None:
-        if self.stopping or self.pacemakerd is None:
+        if self.stopping or not self.all_started():
             log("SIGHUP ignored: the cluster is not running")
             return
         log("SIGHUP: re-rendering corosync.conf, then corosync-cfgtool -R")
@@ -376,7 +416,7 @@ class Supervisor:
         log(f"{why}: stopping the cluster stack ({self.elapsed()} after start)")
         self.begin_stop()
 
-    def fail(self, code: ExitCode, why: str) -> None:
+    def fail(self, code: int, why: str) -> None:
         log(f"error: {why}", "error")
         if self.exit_code is None:
             self.exit_code = code
@@ -387,70 +427,83 @@ class Supervisor:
         self.stopping = True
         for name in ("probe", "start-deadline", "progress"):
             self.cancel(name)
-        if self.pacemakerd is not None:
-            log(
-                f"sending SIGTERM to pacemakerd; resources stop or move (up to "
-                f"{self.opts.stop_timeout:g}s, PCMK_STOP_TIMEOUT)"
-            )
-            self.kill(self.pacemakerd, signal.SIGTERM)
-            self.after("kill-pacemakerd", self.opts.stop_timeout, self.kill_pacemakerd)
-            self.progress("pacemakerd to stop", self.opts.stop_timeout)
-        else:
-            self.stop_corosync()
+        for svc in self.plan:
+            self.cancel(f"restart-{svc.name}")
+        self.stop_next()
 
-    def kill_pacemakerd(self) -> None:
-        if self.pacemakerd is not None:
-            log(
-                f"WARNING: pacemakerd did not stop within {self.opts.stop_timeout:g}s: "
-                "sending SIGKILL. Its resources may not have been stopped cleanly."
-            )
-            self.killed = True
-            self.kill(-self.pacemakerd, signal.SIGKILL)  # its whole process group
-            self.kill(self.pacemakerd, signal.SIGKILL)
-
-    def stop_corosync(self) -> None:
+    def stop_next(self) -> None:
+        """Stop the last running service of the plan; its exit brings us back here."""
         self.cancel("progress")
-        if self.corosync is None:
+        running = [svc for svc in self.plan if svc.name in self.pids]
+        if not running:
+            self.stopping_now = None
             return
-        log("sending SIGTERM to corosync; it leaves the membership cleanly")
-        self.kill(self.corosync, signal.SIGTERM)
-        self.after("kill-corosync", self.opts.corosync_stop_timeout, self.kill_corosync)
-        self.progress("corosync to stop", self.opts.corosync_stop_timeout)
-
-    def kill_corosync(self) -> None:
-        if self.corosync is not None:
-            log(
-                f"WARNING: corosync did not stop within {self.opts.corosync_stop_timeout:g}s: "
-                "sending SIGKILL. The other nodes will see this node as lost."
-            )
-            self.killed = True
-            self.kill(self.corosync, signal.SIGKILL)
-
-    def on_pacemakerd_exit(self, status: int) -> None:
-        self.cancel("kill-pacemakerd")
-        self.cancel("progress")
-        if self.stopping:
-            log(f"pacemakerd stopped ({describe_status(status)})")
-            self.stop_corosync()
-        elif os.WIFEXITED(status) and os.WEXITSTATUS(status) == PACEMAKER_NO_RESPAWN:
-            self.fail(ExitCode.DAEMON_DIED, "pacemakerd exited with 100 (fatal: do not respawn)")
+        svc = self.stopping_now = running[-1]
+        name = signal.Signals(svc.stop_signal).name
+        if svc.stop_knob:
+            note = f"; {svc.stop_note} (up to {svc.stop_timeout:g}s, {svc.stop_knob})"
         else:
-            self.fail(ExitCode.DAEMON_DIED, f"pacemakerd died ({describe_status(status)})")
+            note = f"; {svc.stop_note}" if svc.stop_note else ""
+        log(f"sending {name} to {svc.name}{note}")
+        self.kill(self.pids[svc.name], svc.stop_signal)
+        self.after(f"kill-{svc.name}", svc.stop_timeout, lambda: self.kill_service(svc))
+        self.progress(f"{svc.name} to stop", svc.stop_timeout)
 
-    def on_corosync_exit(self, status: int) -> None:
-        self.cancel("kill-corosync")
-        if self.stopping and self.pacemakerd is None:
+    def kill_service(self, svc: Service) -> None:
+        pid = self.pids.get(svc.name)
+        if pid is None:
+            return
+        note = f" {svc.kill_note}" if svc.kill_note else ""
+        log(
+            f"WARNING: {svc.name} did not stop within {svc.stop_timeout:g}s: sending SIGKILL.{note}"
+        )
+        if svc.on_death == FATAL:  # a RESTART service holds nothing that a kill could lose
+            self.killed = True
+        if svc.kill_group:
+            self.kill(-pid, signal.SIGKILL)
+        self.kill(pid, signal.SIGKILL)
+
+    def on_exit(self, svc: Service, status: int) -> None:
+        self.cancel(f"kill-{svc.name}")
+        if self.stopping and svc is self.stopping_now:
             self.cancel("progress")
-            clean = " clean stop" if self.exit_code is None and not self.killed else ""
-            log(f"corosync stopped ({describe_status(status)});{clean} after {self.elapsed()}")
-        elif self.pacemakerd is None and not self.stopping:
+            if self.pids:
+                log(f"{svc.name} stopped ({describe_status(status)})")
+            else:
+                clean = " clean stop" if self.exit_code is None and not self.killed else ""
+                log(
+                    f"{svc.name} stopped ({describe_status(status)});{clean} after {self.elapsed()}"
+                )
+            self.stop_next()
+        elif svc.on_death == RESTART:
+            if self.stopping:
+                return
+            ran = self.clock() - self.spawned_at.get(svc.name, self.clock())
+            if ran >= svc.restart_max:
+                self.delays.pop(svc.name, None)  # it ran fine for a while: start over
+            log(f"{svc.name} died ({describe_status(status)})", "warning")
+            self.schedule_restart(svc)
+        else:
+            self.on_fatal_exit(svc, status)
+
+    def on_fatal_exit(self, svc: Service, status: int) -> None:
+        index = self.plan.index(svc)
+        during_start = not self.stopping and self.next_start <= index + 1
+        if during_start and svc.ready is not None:
             self.fail(
-                ExitCode.COROSYNC_START,
-                f"corosync exited during start-up ({describe_status(status)}); "
+                svc.start_code,
+                f"{svc.name} exited during start-up ({describe_status(status)}); "
                 "see its messages above",
             )
+            return
+        code = svc.start_code if during_start else svc.death_code
+        note = (
+            svc.exit_notes.get(os.waitstatus_to_exitcode(status)) if os.WIFEXITED(status) else None
+        )
+        if note:
+            self.fail(code, f"{svc.name} exited with {os.WEXITSTATUS(status)} ({note})")
         else:
-            self.fail(ExitCode.DAEMON_DIED, f"corosync died ({describe_status(status)})")
+            self.fail(code, f"{svc.name} died ({describe_status(status)})")
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -460,7 +513,7 @@ def parse_args(argv: list[str]) -> Options:
         key = key.replace("-", "_")
         if key.startswith("_") or not hasattr(Options, key):
             raise SystemExit(f"pcmk_launch.supervisor: unknown option {arg!r}")
-        text_options = ("corosync_conf", "log_socket", "log_format")
+        text_options = ("corosync_conf", "log_socket", "log_format", "metrics_address")
         values[key] = value if key in text_options else float(value)
     return Options(**values)  # type: ignore[arg-type]
 

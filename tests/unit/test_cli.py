@@ -64,6 +64,24 @@ def test_dry_run_standalone_prints_plan_and_config_and_writes_nothing(paths, cap
     assert not paths.cib.exists() and not paths.cib.parent.exists()
     assert not paths.run.exists()
     assert paths.listing() == []
+    assert "metrics: off" in out
+
+
+def test_dry_run_says_where_metrics_are_scraped(paths, capsys):
+    env = {"PCMK_METRICS": "on", "PCMK_METRICS_ADDRESS": "192.0.2.11:9664"}
+    assert cli.main(paths.args("--dry-run"), env=env) == 0
+    out = capsys.readouterr().out
+    assert "then pacemakerd, then ha_cluster_exporter" in out
+    assert "metrics: on, ha_cluster_exporter on 192.0.2.11:9664" in out
+    assert "http://192.0.2.11:9664/metrics" in out
+
+
+def test_bad_metrics_settings_exit_2_and_write_nothing(paths, capsys):
+    env = {"PCMK_METRICS": "1", "PCMK_METRICS_ADDRESS": "all"}
+    assert cli.main(paths.args(), env=env) == 2
+    err = capsys.readouterr().err
+    assert "2 problems" in err and "PCMK_METRICS='1'" in err and "PCMK_METRICS_ADDRESS" in err
+    assert paths.listing() == []
 
 
 def test_dry_run_one_node_shows_crypto_but_writes_no_key(paths, capsys):

@@ -299,3 +299,19 @@ def test_a_group_or_world_readable_key_is_flagged_for_a_warning(mode, loose):
     reader = FakeKeys({f"{CONF_DIR}/authkey": authkey.KeyFile(KEY.data, uid=0, mode=mode)})
     cluster = load({"PCMK_NODE_LIST": "192.0.2.11 192.0.2.12"}, "192.0.2.11", key_reader=reader)
     assert cluster.crypto.loose is loose
+
+
+def test_metrics_default_off_on_port_9664():
+    s = parsed({})
+    assert (s.metrics, s.metrics_address) == (False, ":9664")
+    s = parsed({"PCMK_METRICS": "on", "PCMK_METRICS_ADDRESS": "[2001:db8::1]:9100"})
+    assert (s.metrics, s.metrics_address) == (True, "[2001:db8::1]:9100")
+
+
+@pytest.mark.parametrize("address", ["9664", "x:9664", ":0", ":65536", "192.0.2.999:1", "[zz]:1"])
+def test_bad_metrics_settings_are_all_reported(address):
+    problems = Problems()
+    settings.parse_settings({"PCMK_METRICS": "yes", "PCMK_METRICS_ADDRESS": address}, problems)
+    assert len(problems.items) == 2
+    assert "PCMK_METRICS='yes'" in problems.items[0] and "Fix: use on or off" in problems.items[0]
+    assert "PCMK_METRICS_ADDRESS" in problems.items[1] and "Fix:" in problems.items[1]

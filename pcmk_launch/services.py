@@ -1,0 +1,119 @@
+"""The supervisor's service plan: which processes PID 1 runs, in which order, and what
+their death means. Plain data; the supervisor (supervisor.py) runs any plan in its one loop.
+
+Rules the supervisor applies to a plan (a list of Service, in start order):
+
+- Start: services start one after the other, in list order. A service with a readiness
+  probe (`ready`, an argv run with backoff until it exits 0) must pass it within
+  `ready_timeout` before the next one starts; one without a probe counts as ready once
+  it has been spawned.
+- Stop (docker stop, or a FATAL death): services stop one at a time in the reverse of the
+  start order, each with `stop_signal`, then SIGKILL after `stop_timeout`; the next one is
+  stopped once the previous has exited.
+- Death while running: FATAL stops everything and the launcher exits with `start_code`
+  if nothing after the service had been started yet (it died during start-up), else with
+  `death_code`. RESTART logs it and starts the service again after a backoff
+  (`restart_delay`, doubling up to `restart_max`; back to `restart_delay` after it has run
+  for `restart_max`); it never stops the cluster, and its SIGKILL on stop does not count
+  as an unclean stop.
+
+To add a service (an exporter, pacemaker-remoted, ...): build a Service in a plan function
+below (or a new one for a new role) and put it at the place in the list that gives the
+start and stop order you want. Nothing in the supervisor names a service.
+
+Kept import-light (no dataclasses): this module is loaded into the long-running PID 1.
+"""
+
+from __future__ import annotations
+
+import signal
+
+from .errors import ExitCode
+
+FATAL = "fatal"  # its death stops everything
+RESTART = "restart"  # its death is logged and it is started again with backoff
+
+
+class Service:
+    """One process of the plan. Every field has a default except name and argv."""
+
+    name: str
+    argv: list[str]
+    ready: list[str] | None = None  # readiness probe: exits 0 once the service is ready
+    ready_timeout: float = 60.0
+    on_death: str = FATAL
+    start_code: int = ExitCode.DAEMON_DIED  # FATAL death before the next service started
+    death_code: int = ExitCode.DAEMON_DIED  # FATAL death later on
+    stop_signal: int = signal.SIGTERM
+    stop_timeout: float = 20.0
+    stop_note: str = ""  # appended to "sending SIGTERM to NAME": what the stop does
+    stop_knob: str = ""  # the setting that sets stop_timeout, named in the stop log line
+    kill_note: str = ""  # why a SIGKILL after stop_timeout matters
+    kill_group: bool = False  # SIGKILL its whole process group, not just the process
+    forward_signals: bool = False  # USR1, USR2, WINCH, ALRM sent to PID 1 go to it
+    started_note: str = ""  # appended to "started NAME (pid N)"
+    exit_notes: dict[int, str] = {}  # exit code -> what it means, for the death message
+    restart_delay: float = 1.0
+    restart_max: float = 30.0
+
+    def __init__(self, name: str, argv: list[str], **fields: object):
+        self.name, self.argv = name, list(argv)
+        for key, value in fields.items():
+            if not hasattr(Service, key) or key.startswith("_"):
+                raise TypeError(f"unknown service field {key}")
+            setattr(self, key, value)
+        if self.on_death not in (FATAL, RESTART):
+            raise ValueError(f"{name}: on_death must be FATAL or RESTART")
+
+    def __repr__(self) -> str:
+        return f"Service({self.name!r}, {self.argv!r}, on_death={self.on_death!r})"
+
+
+def exporter(address: str) -> Service:
+    """ha_cluster_exporter (PCMK_METRICS=on): a scrape target, never a reason to stop the
+    cluster. Started last (it reads crm_mon, cibadmin and the corosync tools), stopped first."""
+    return Service(
+        "ha_cluster_exporter",
+        ["ha_cluster_exporter", f"--web.listen-address={address}"],
+        on_death=RESTART,
+        stop_timeout=5.0,
+        started_note=f"metrics on {address}",
+        restart_delay=1.0,
+        restart_max=30.0,
+    )
+
+
+def cluster_plan(opts) -> list[Service]:
+    """PCMK_ROLE=cluster: corosync (ready when corosync-cfgtool -s answers), then pacemakerd,
+    then the metrics exporter if opts.metrics_address is set.
+
+    `opts` is the supervisor's Options (corosync_conf, the timeouts, metrics_address)."""
+    argv = ["corosync", "-f"]
+    if opts.corosync_conf != "/etc/corosync/corosync.conf":
+        argv += ["-c", opts.corosync_conf]
+    corosync = Service(
+        "corosync",
+        argv,
+        ready=["corosync-cfgtool", "-s"],
+        ready_timeout=opts.start_timeout,
+        start_code=ExitCode.COROSYNC_START,
+        stop_timeout=opts.corosync_stop_timeout,
+        stop_note="it leaves the membership cleanly",
+        kill_note="The other nodes will see this node as lost.",
+    )
+    pacemakerd = Service(
+        "pacemakerd",
+        ["pacemakerd"],
+        stop_timeout=opts.stop_timeout,
+        stop_note="resources stop or move",
+        stop_knob="PCMK_STOP_TIMEOUT",
+        kill_note="Its resources may not have been stopped cleanly.",
+        kill_group=True,
+        forward_signals=True,
+        started_note="the cluster stack is up",
+        exit_notes={100: "fatal: do not respawn"},  # CRM_EX_FATAL
+    )
+    plan = [corosync, pacemakerd]
+    if opts.metrics_address:
+        plan.append(exporter(opts.metrics_address))
+    return plan
