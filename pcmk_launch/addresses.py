@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from .errors import Problems
-from .nodelist import VAR, Node, show
+from .nodelist import VAR, Node, ip_text, show
 
 # interface name -> addresses on it; what netifaces reports, as plain data for tests
 InterfaceTable = dict[str, list[str]]
@@ -13,7 +13,7 @@ InterfaceTable = dict[str, list[str]]
 
 def _canonical(addr: str) -> str | None:
     try:
-        return str(ipaddress.ip_address(addr.split("%", 1)[0]))
+        return ip_text(ipaddress.ip_address(addr.split("%", 1)[0]))
     except ValueError:
         return None
 

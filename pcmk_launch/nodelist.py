@@ -59,12 +59,25 @@ def _is_hostname(text: str) -> bool:
     return all(HOST_LABEL_RE.match(label) for label in labels) and not labels[-1].isdigit()
 
 
+def ip_text(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """The one text form of an address, the same on every Python version.
+
+    Python 3.13 prints IPv4-mapped IPv6 addresses as ::ffff:192.0.2.1, older ones as
+    ::ffff:c000:201 (gh-87799); matching node-list entries against interface addresses
+    and rendering corosync.conf must not depend on which one runs, so pick the mixed
+    notation RFC 5952 section 5 recommends.
+    """
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return f"::ffff:{ip.ipv4_mapped}"
+    return str(ip)
+
+
 def parse_address(text: str) -> str | None:
     """Return the canonical form of an IP literal (IPv6 may be in brackets), else None."""
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
     try:
-        return str(ipaddress.ip_address(text))
+        return ip_text(ipaddress.ip_address(text))
     except ValueError:
         return None
 

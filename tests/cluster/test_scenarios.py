@@ -548,7 +548,9 @@ def test_graceful_leave_moves_vip_first(vip_cluster, timing):
     assert_clean_stop(leaver, rc)
     log = current_run_log(leaver)
     log = log[log.index("[pcmk-launch] received SIGTERM") :]
-    stopped = log.find(f"Result of stop operation for vip on {leaver.name}: ok")
+    # pacemaker 2.1 logs the result as "ok", 3.0 as "OK"
+    found = re.search(rf"Result of stop operation for vip on {leaver.name}: (ok|OK)\b", log)
+    stopped = found.start() if found else -1
     corosync_stop = log.find("[pcmk-launch] sending SIGTERM to corosync")
     assert stopped != -1, log
     assert corosync_stop != -1 and stopped < corosync_stop, log

@@ -140,9 +140,10 @@ def test_standalone_comes_up_and_sigterm_stops_it_in_order(make_cluster):
     corosync_reaped = index_of(lines, r"^\[pcmk-launch\] corosync stopped \(exit code 0\); clean")
     assert term < to_pcmk < pcmk_done < pcmk_reaped < to_corosync < corosync_done < corosync_reaped
     # every pacemaker subdaemon was stopped by pacemakerd, before corosync was signalled
+    # (pacemaker 2.1 logs "Stopping pacemaker-based", 3.0 "Stopping subdaemon pacemaker-based")
     for daemon in PACEMAKER_DAEMONS[1:]:
-        assert to_pcmk < index_of(lines, rf"^pacemakerd\[\d+\]: notice: Stopping {daemon}$")
-        assert index_of(lines, rf"^pacemakerd\[\d+\]: notice: Stopping {daemon}$") < to_corosync
+        stopping = index_of(lines, rf"^pacemakerd\[\d+\]: notice: Stopping (subdaemon )?{daemon}$")
+        assert to_pcmk < stopping < to_corosync
     assert not [line for line in lines if "SIGKILL" in line]
     assert lines[-1] == "[pcmk-launch] exiting with code 0"
 
@@ -172,12 +173,12 @@ def test_daemon_and_resource_agent_messages_reach_stdout_once(make_cluster):
         "pdra and pdvip started",
         until=lambda r: all(r.get(i, {}).get("role") == "Started" for i in ("pdra", "pdvip")),
     )
-    wait_for_line(host, r"Result of start operation for pdvip on node1: ok")
+    wait_for_line(host, r"Result of start operation for pdvip on node1: (ok|OK)\b")
     assert "inet 192.0.2.99/24" in host.run("ip -o addr show dev eth0").stdout
     host.run("pcs resource update pdra fake=pdchanged")
     reload_line = r"^Dummy\(pdra\)\[\d+\]: ERROR: Reloading pdra \(agent\)$"
     lines = wait_for_line(host, reload_line)
-    wait_for_line(host, r"Result of reload-agent operation for pdra on node1: ok")
+    wait_for_line(host, r"Result of reload-agent operation for pdra on node1: (ok|OK)\b")
 
     # A marker of our own, through the same socket, from inside the host.
     host.run(["logger", "-t", "pdmarker", "-p", "daemon.notice", "pd-unique-marker-42"])

@@ -12,7 +12,7 @@ import os
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from pcmk_launch import authkey, corosync_conf
+from pcmk_launch import authkey, corosync_conf, nodelist
 from pcmk_launch import settings as pcmk_settings
 from pcmk_launch.errors import ConfigError, ExitCode
 from tests.unit import confparse
@@ -286,7 +286,7 @@ def check_accepted(env, cluster: pcmk_settings.Cluster, tbl, keys) -> None:
     if cluster.standalone:
         assert not env.get("PCMK_NODE_LIST", "").strip()
         return
-    local_addrs = {str(ipaddress.ip_address(a)) for addrs in tbl.values() for a in addrs}
+    local_addrs = {nodelist.parse_address(a) for addrs in tbl.values() for a in addrs}
     assert set(cluster.local.addrs) & local_addrs
     # the same list on any other node of it gives the same bytes
     for node in cluster.nodes[:3]:

@@ -425,7 +425,10 @@ def test_parse_keeps_positions_of_good_entries_after_a_bad_one():
         ("192.0.2.1", "192.0.2.1"),
         ("[2001:db8::1]", "2001:db8::1"),
         ("2001:DB8:0:0::1", "2001:db8::1"),
-        ("::ffff:192.0.2.1", "::ffff:c000:201"),
+        ("::ffff:192.0.2.1", "::ffff:192.0.2.1"),
+        ("::ffff:c000:201", "::ffff:192.0.2.1"),
+        ("[::FFFF:192.0.2.1]", "::ffff:192.0.2.1"),
+        ("0:0:0:0:0:ffff:c000:201", "::ffff:192.0.2.1"),
         ("[192.0.2.1", None),
         ("192.0.2.1]", None),
         ("host", None),
@@ -475,3 +478,13 @@ def test_config_error_message_lists_every_problem():
         "  - two",
     ]
     assert ConfigError("only").message().startswith("configuration refused: 1 problem ")
+
+
+def test_mapped_address_matches_interface_in_either_form():
+    # an interface reporting the hex form must match an entry written dotted, and back
+    for entry, iface_addr in [
+        ("::ffff:192.0.2.1", "::ffff:c000:201"),
+        ("::ffff:c000:201", "::ffff:192.0.2.1"),
+    ]:
+        assert addresses.local_set({"eth0": [iface_addr]}) == {"::ffff:192.0.2.1": "eth0"}
+        assert nodelist.parse_address(entry) in addresses.local_set({"eth0": [iface_addr]})
