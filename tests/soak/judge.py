@@ -1,0 +1,105 @@
+"""Pure invariant checks and figures for the soak test (plain data in, plain data out)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def convergence_problems(
+    state: Mapping[str, Any], nodes: Iterable[str], expect: Mapping[str, int]
+) -> list[str]:
+    """What keeps a parsed crm_mon state (tests/harness/cluster.parse_crm_mon) from being
+    converged: every node online, quorum, one DC, each resource active on exactly
+    ``expect[rid]`` nodes, none failed. Empty list: converged."""
+    problems = []
+    nodes = sorted(nodes)
+    if not state.get("have_quorum"):
+        problems.append("no quorum")
+    if not state.get("dc"):
+        problems.append("no DC")
+    offline = [n for n in nodes if not state["nodes"].get(n, {}).get("online")]
+    if offline:
+        problems.append(f"offline: {','.join(offline)}")
+    for n in nodes:
+        info = state["nodes"].get(n, {})
+        if info.get("standby"):
+            problems.append(f"{n} in standby")
+        if info.get("unclean"):
+            problems.append(f"{n} unclean")
+    res = state.get("resources", {})
+    for rid, want in sorted(expect.items()):
+        entry = res.get(rid)
+        if entry is None:
+            problems.append(f"{rid} missing")
+            continue
+        if entry.get("failed"):
+            problems.append(f"{rid} failed")
+        have = len(entry.get("nodes", []))
+        if have != want:
+            problems.append(f"{rid} on {have} nodes {entry.get('nodes')}, want {want}")
+    return problems
+
+
+def vip_holders_problem(holders: Mapping[str, bool], partition: Iterable[set[str]]) -> str | None:
+    """``holders``: node -> has the VIP on an up interface. Two holders in one partition
+    (a set of nodes that can reach each other) is the split-brain the VIP must never show."""
+    for side in partition:
+        have = sorted(n for n in side if holders.get(n))
+        if len(have) > 1:
+            return f"VIP on {','.join(have)} in the same partition"
+    return None
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100); nan for no values."""
+    if not values:
+        return math.nan
+    s = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(s)))
+    return s[rank - 1]
+
+
+def summarize(records: list[dict]) -> dict[str, dict]:
+    """records: {"kind", "converge_s" (None: did not converge)} -> per kind count, p50/p95/max."""
+    out: dict[str, dict] = {}
+    for kind in sorted({r["kind"] for r in records}):
+        times = [
+            r["converge_s"] for r in records if r["kind"] == kind and r["converge_s"] is not None
+        ]
+        out[kind] = {
+            "count": sum(1 for r in records if r["kind"] == kind),
+            "p50": percentile(times, 50),
+            "p95": percentile(times, 95),
+            "max": max(times) if times else math.nan,
+        }
+    return out
+
+
+def render_markdown(
+    meta: Mapping[str, Any], summary: Mapping[str, dict], violations: list[dict]
+) -> str:
+    lines = [
+        "# Soak test results",
+        "",
+        "Written by `make soak` (tests/soak/run.py); replay a run with the same `SOAK_SEED`.",
+        "",
+        f"seed {meta['seed']}, {meta['seconds']:.0f} s, {meta['nodes']} nodes, fencing"
+        f" {meta['fencing']}, convergence bound {meta['bound']} s, {meta['steps']} faults",
+        "",
+        "| fault | count | p50 s | p95 s | max s |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for kind, s in summary.items():
+        lines.append(
+            f"| {kind} | {s['count']} | {s['p50']:.1f} | {s['p95']:.1f} | {s['max']:.1f} |"
+        )
+    lines += ["", f"## Violations: {len(violations)}", ""]
+    for v in violations:
+        lines.append(f"- seed {v['seed']} step {v['step']} ({v['kind']}): {v['what']}")
+    if meta.get("dup_vip"):
+        lines += ["", "## Duplicate VIP after kept-address power cuts (fencing off)", ""]
+        for d in meta["dup_vip"]:
+            lines.append(f"- step {d['step']}: {d['seconds']:.1f} s")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,106 @@
+"""The soak test's pure parts: the seeded schedule and the invariant judges."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tests.soak import judge, schedule
+
+NODES = [f"node{i}" for i in range(1, 6)]
+
+
+def test_same_seed_same_schedule():
+    assert schedule.schedule(7, NODES, 50) == schedule.schedule(7, NODES, 50)
+
+
+def test_other_seed_other_schedule():
+    assert schedule.schedule(7, NODES, 50) != schedule.schedule(8, NODES, 50)
+
+
+def test_prefix_is_stable():
+    # A shorter run is the start of a longer one: a violation at step k replays with count k+1.
+    assert schedule.schedule(3, NODES, 10) == schedule.schedule(3, NODES, 40)[:10]
+
+
+def test_every_kind_comes_up():
+    kinds = {f.kind for f in schedule.schedule(1, NODES, 400)}
+    assert kinds == set(schedule.KINDS)
+
+
+def test_partitions_keep_a_majority():
+    for f in schedule.schedule(5, NODES, 400):
+        assert f.targets and set(f.targets) <= set(NODES)
+        if f.kind.startswith("partition"):
+            assert len(f.targets) <= 2
+        else:
+            assert len(f.targets) == 1
+
+
+def test_steps_are_numbered():
+    assert [f.step for f in schedule.schedule(2, NODES, 5)] == [0, 1, 2, 3, 4]
+
+
+def test_too_few_nodes():
+    with pytest.raises(ValueError, match="at least 3"):
+        schedule.schedule(1, ["a", "b"], 3)
+
+
+def state(online=NODES, vip=("node1",), failed=False):
+    return {
+        "dc": "node1",
+        "have_quorum": True,
+        "nodes": {n: {"online": n in online, "standby": False, "unclean": False} for n in NODES},
+        "resources": {
+            "vip": {"nodes": list(vip), "failed": failed},
+            "dummy": {"nodes": list(online), "failed": False},
+        },
+    }
+
+
+EXPECT = {"vip": 1, "dummy": 5}
+
+
+def test_converged():
+    assert judge.convergence_problems(state(), NODES, EXPECT) == []
+
+
+def test_not_converged_names_every_problem():
+    p = judge.convergence_problems(state(online=NODES[:4], vip=(), failed=True), NODES, EXPECT)
+    assert "offline: node5" in p
+    assert "vip failed" in p
+    assert any(x.startswith("vip on 0 nodes") for x in p)
+    assert any(x.startswith("dummy on 4 nodes") for x in p)
+
+
+def test_vip_twice_in_a_partition():
+    holders = {"node1": True, "node4": True}
+    assert (
+        judge.vip_holders_problem(holders, [set(NODES)])
+        == "VIP on node1,node4 in the same partition"
+    )
+    assert judge.vip_holders_problem(holders, [{"node1", "node2"}, {"node4"}]) is None
+
+
+def test_percentiles():
+    assert judge.percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert judge.percentile([1.0] * 19 + [9.0], 95) == 1.0
+    assert judge.percentile([1.0] * 18 + [9.0, 9.0], 95) == 9.0
+    assert math.isnan(judge.percentile([], 50))
+
+
+def test_summary_and_markdown():
+    recs = [
+        {"kind": "restart", "converge_s": 4.0},
+        {"kind": "restart", "converge_s": 6.0},
+        {"kind": "standby", "converge_s": None},
+    ]
+    s = judge.summarize(recs)
+    assert s["restart"] == {"count": 2, "p50": 4.0, "p95": 6.0, "max": 6.0}
+    assert s["standby"]["count"] == 1 and math.isnan(s["standby"]["max"])
+    meta = {"seed": 1, "seconds": 60, "nodes": 5, "fencing": "off", "bound": 90, "steps": 3}
+    v = [{"seed": 1, "step": 2, "kind": "standby", "what": "did not converge"}]
+    md = judge.render_markdown(meta, s, v)
+    assert "| restart | 2 | 4.0 | 6.0 | 6.0 |" in md
+    assert "seed 1 step 2 (standby): did not converge" in md
