@@ -117,12 +117,17 @@ class Launcher:
     def wait_until_signals_blocked(self) -> None:
         """The earliest moment a signal can reach a PID 1 with no handler yet: once the
         interpreter has blocked them (before that the kernel drops it, as for any init)."""
+        # In pid1 mode unshare's own forked child blocks SIGTERM for a moment before it
+        # execs us: a signal sent then is dropped by the new init. Wait for our interpreter.
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             try:
-                if int(proc_status(self.pid)["SigBlk"], 16) & (1 << (signal.SIGTERM - 1)):
+                pid = self.pid
+                blocked = int(proc_status(pid)["SigBlk"], 16) & (1 << (signal.SIGTERM - 1))
+                ours = os.readlink(f"/proc/{pid}/exe") == os.path.realpath(sys.executable)
+                if blocked and ours:
                     return
-            except (FileNotFoundError, KeyError):
+            except (FileNotFoundError, ProcessLookupError, KeyError):
                 pass
             time.sleep(0.001)
         raise AssertionError("the launcher never blocked its signals")
