@@ -65,14 +65,57 @@ def fingerprint(key: bytes) -> str:
     return "sha256:" + hashlib.sha256(key).hexdigest()[:16]
 
 
-def derive(passphrase: str, cluster_name: str, length: int = KEY_SIZE) -> bytes:
-    """HKDF-SHA256 (RFC 5869): the same passphrase and cluster name give the same key."""
+# scrypt cost: N=2**14, r=8 needs 128*N*r = 16 MiB and takes ~50 ms on one core. A passphrase
+# is low-entropy and knet traffic can be captured, so each guess must cost memory and time
+# (HKDF costs neither); but every node derives at start, so it must stay well under a second
+# and far below a container's memory limit. Changing these changes every derived key.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+SCRYPT_MAXMEM = 64 * 1024 * 1024
+KDFS = ("scrypt", "hkdf")  # hkdf: the derivation before scrypt, for clusters still keyed by it
+COROSYNC, REMOTE = "corosync authkey", "pacemaker remote authkey"  # purposes: never equal keys
+
+
+def derive(
+    passphrase: str,
+    cluster_name: str,
+    length: int = KEY_SIZE,
+    purpose: str = COROSYNC,
+    kdf: str = "scrypt",
+) -> bytes:
+    """The same passphrase, cluster name and purpose give the same key on every host."""
+    if kdf == "hkdf":
+        return _hkdf(passphrase, cluster_name, length, purpose)
+    salt = f"pcmk_launch:{cluster_name}:{purpose}".encode()
+    return hashlib.scrypt(
+        passphrase.encode(),
+        salt=salt,
+        n=SCRYPT_N,
+        r=SCRYPT_R,
+        p=SCRYPT_P,
+        maxmem=SCRYPT_MAXMEM,
+        dklen=length,
+    )
+
+
+def _hkdf(passphrase: str, cluster_name: str, length: int, purpose: str) -> bytes:
+    """HKDF-SHA256 (RFC 5869), byte for byte the old derivation for the corosync purpose."""
     prk = hmac.new(f"pcmk_launch:{cluster_name}".encode(), passphrase.encode(), "sha256").digest()
     out, block = b"", b""
     for counter in range(1, -(-length // 32) + 1):
-        block = hmac.new(prk, block + b"corosync authkey" + bytes([counter]), "sha256").digest()
+        block = hmac.new(prk, block + purpose.encode() + bytes([counter]), "sha256").digest()
         out += block
     return out[:length]
+
+
+def kdf_of(env: Mapping[str, str], problems: Problems) -> str:
+    kdf = env.get("PCMK_AUTHKEY_KDF", "scrypt")
+    if kdf not in KDFS:
+        problems.add(
+            f"PCMK_AUTHKEY_KDF={show(kdf)} is unknown. Fix: use scrypt (default), or hkdf "
+            "only while a cluster keyed by the old derivation moves to scrypt."
+        )
+        return "scrypt"
+    return kdf
 
 
 def _check_file(path: str, var: str, reader: KeyReader, problems: Problems) -> KeyFile | None:
@@ -113,6 +156,7 @@ def resolve(
     problems: Problems,
 ) -> Crypto | None:
     """The key for this cluster, or None for no crypto; every problem is recorded."""
+    kdf = kdf_of(env, problems)  # checked even unused: a typo must not wait for a passphrase
     mode = env.get("PCMK_CRYPTO", "on")
     if mode not in ("on", "off"):
         problems.add(f"PCMK_CRYPTO={show(mode)} is unknown. Fix: use on (default) or off.")
@@ -134,7 +178,7 @@ def resolve(
                 "-base64 32)."
             )
             return None
-        key = derive(passphrase, cluster_name)
+        key = derive(passphrase, cluster_name, kdf=kdf)
         return Crypto(
             os.path.join(run_dir, "authkey"),
             "PCMK_AUTHKEY_PASSPHRASE",

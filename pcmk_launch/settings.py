@@ -49,6 +49,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "the authkey to use (default: first of the Docker secret and /etc/corosync/authkey)",
     ),
     "PCMK_AUTHKEY_PASSPHRASE": ("", "derive the same authkey on every host from this"),
+    "PCMK_AUTHKEY_KDF": ("scrypt", "how passphrases become keys: scrypt, or hkdf (pre-scrypt)"),
     "PCMK_LOG_LEVEL": ("notice", "error, warning, notice, info or debug, for every daemon"),
     "PCMK_LOG_FORMAT": ("text", "text, or json: one object per line for log shippers"),
 }
