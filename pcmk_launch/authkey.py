@@ -65,21 +65,73 @@ def fingerprint(key: bytes) -> str:
     return "sha256:" + hashlib.sha256(key).hexdigest()[:16]
 
 
-def derive(passphrase: str, cluster_name: str, length: int = KEY_SIZE) -> bytes:
-    """HKDF-SHA256 (RFC 5869): the same passphrase and cluster name give the same key."""
+# scrypt cost: N=2**14, r=8 needs 128*N*r = 16 MiB and takes ~50 ms on one core. A passphrase
+# is low-entropy and knet traffic can be captured, so each guess must cost memory and time
+# (HKDF costs neither); but every node derives at start, so it must stay well under a second
+# and far below a container's memory limit. Changing these changes every derived key.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+SCRYPT_MAXMEM = 64 * 1024 * 1024
+KDFS = ("scrypt", "hkdf")  # hkdf: the derivation before scrypt, for clusters still keyed by it
+COROSYNC, REMOTE = "corosync authkey", "pacemaker remote authkey"  # purposes: never equal keys
+
+
+def derive(
+    passphrase: str,
+    cluster_name: str,
+    length: int = KEY_SIZE,
+    purpose: str = COROSYNC,
+    kdf: str = "scrypt",
+) -> bytes:
+    """The same passphrase, cluster name and purpose give the same key on every host."""
+    if kdf == "hkdf":
+        return _hkdf(passphrase, cluster_name, length, purpose)
+    salt = f"pcmk_launch:{cluster_name}:{purpose}".encode()
+    return hashlib.scrypt(
+        passphrase.encode(),
+        salt=salt,
+        n=SCRYPT_N,
+        r=SCRYPT_R,
+        p=SCRYPT_P,
+        maxmem=SCRYPT_MAXMEM,
+        dklen=length,
+    )
+
+
+def _hkdf(passphrase: str, cluster_name: str, length: int, purpose: str) -> bytes:
+    """HKDF-SHA256 (RFC 5869), byte for byte the old derivation for the corosync purpose."""
     prk = hmac.new(f"pcmk_launch:{cluster_name}".encode(), passphrase.encode(), "sha256").digest()
     out, block = b"", b""
     for counter in range(1, -(-length // 32) + 1):
-        block = hmac.new(prk, block + b"corosync authkey" + bytes([counter]), "sha256").digest()
+        block = hmac.new(prk, block + purpose.encode() + bytes([counter]), "sha256").digest()
         out += block
     return out[:length]
 
 
-def _check_file(path: str, var: str, reader: KeyReader, problems: Problems) -> KeyFile | None:
+def kdf_of(env: Mapping[str, str], problems: Problems) -> str:
+    kdf = env.get("PCMK_AUTHKEY_KDF", "scrypt")
+    if kdf not in KDFS:
+        problems.add(
+            f"PCMK_AUTHKEY_KDF={show(kdf)} is unknown. Fix: use scrypt (default), or hkdf "
+            "only while a cluster keyed by the old derivation moves to scrypt."
+        )
+        return "scrypt"
+    return kdf
+
+
+def _check_file(
+    path: str,
+    var: str,
+    reader: KeyReader,
+    problems: Problems,
+    how: str = HOW_TO_MAKE,
+    who: str = "corosync",
+    chown: str = "root:root",
+    owners: tuple[int, ...] = (0,),
+) -> KeyFile | None:
     try:
         key = reader(path)
     except FileNotFoundError:
-        problems.add(f"{var}: the authkey {path} does not exist. Fix: {HOW_TO_MAKE}.")
+        problems.add(f"{var}: the authkey {path} does not exist. Fix: {how}.")
         return None
     except OSError as exc:
         problems.add(
@@ -90,14 +142,15 @@ def _check_file(path: str, var: str, reader: KeyReader, problems: Problems) -> K
     if not MIN_KEY <= len(key.data) <= MAX_KEY:
         what = "empty" if not key.data else f"{len(key.data)} bytes long"
         problems.add(
-            f"{var}: the authkey {path} is {what}; corosync needs {MIN_KEY} to {MAX_KEY} bytes. "
-            f"Fix: {HOW_TO_MAKE}."
+            f"{var}: the authkey {path} is {what}; {who} needs {MIN_KEY} to {MAX_KEY} bytes. "
+            f"Fix: {how}."
         )
         return None
-    if key.uid != 0:
+    if key.uid not in owners:
         problems.add(
             f"{var}: the authkey {path} is owned by uid {key.uid}, not root. "
-            f"Fix: chown root:root {path} && chmod 0400 {path} (on the host, for a bind mount)."
+            f"Fix: chown {chown} {path} && chmod 0{0o640 if who != 'corosync' else 0o400:o} {path} "
+            "(on the host, for a bind mount)."
         )
         return None
     return key
@@ -113,6 +166,7 @@ def resolve(
     problems: Problems,
 ) -> Crypto | None:
     """The key for this cluster, or None for no crypto; every problem is recorded."""
+    kdf = kdf_of(env, problems)  # checked even unused: a typo must not wait for a passphrase
     mode = env.get("PCMK_CRYPTO", "on")
     if mode not in ("on", "off"):
         problems.add(f"PCMK_CRYPTO={show(mode)} is unknown. Fix: use on (default) or off.")
@@ -134,7 +188,7 @@ def resolve(
                 "-base64 32)."
             )
             return None
-        key = derive(passphrase, cluster_name)
+        key = derive(passphrase, cluster_name, kdf=kdf)
         return Crypto(
             os.path.join(run_dir, "authkey"),
             "PCMK_AUTHKEY_PASSPHRASE",
@@ -176,3 +230,90 @@ def _present(reader: KeyReader, path: str) -> bool:
     except OSError:
         return True
     return True
+
+
+# The Pacemaker Remote key: full nodes' controllers and pacemaker-remoted authenticate their
+# TLS connection (TCP 3121) with it. Pacemaker reads it from /etc/pacemaker/authkey.
+REMOTE_SECRET = "/run/secrets/pacemaker-authkey"
+REMOTE_KEYFILE = "/etc/pacemaker/authkey"
+REMOTE_MODE = 0o640  # root:haclient: pacemaker-controld runs as hacluster and must read it
+REMOTE_HOW = (
+    "make one key for the whole cluster with `docker run --rm IMAGE keygen > pacemaker-authkey` "
+    "and mount it on every full and remote node (as the Docker secret pacemaker-authkey, or at "
+    f"{REMOTE_KEYFILE}), or set the same PCMK_REMOTE_AUTHKEY_PASSPHRASE everywhere"
+)
+
+
+@dataclass(frozen=True)
+class RemoteKey:
+    """The Pacemaker Remote key and whether the launcher must install it at REMOTE_KEYFILE."""
+
+    source: str
+    fingerprint: str
+    length: int
+    data: bytes = field(repr=False)
+    install: bool  # False when the key already is REMOTE_KEYFILE
+    loose: bool = False  # others may read it: a warning
+
+
+def resolve_remote(
+    env: Mapping[str, str],
+    cluster_name: str,
+    reader: KeyReader,
+    problems: Problems,
+    required: bool = False,
+    owners: tuple[int, ...] = (0,),
+) -> RemoteKey | None:
+    """The remote key, or None when none is set (a full node without remote nodes).
+
+    owners: uids a key file may belong to; pcs makes the key hacluster's, so the caller adds
+    that uid when the host has one.
+    """
+    kdf = kdf_of(env, Problems())  # resolve() reports a bad PCMK_AUTHKEY_KDF once
+    path = env.get("PCMK_REMOTE_AUTHKEY_FILE", "")
+    passphrase = env.get("PCMK_REMOTE_AUTHKEY_PASSPHRASE", "")
+    if path and passphrase:
+        problems.add(
+            "PCMK_REMOTE_AUTHKEY_FILE and PCMK_REMOTE_AUTHKEY_PASSPHRASE are both set. "
+            "Fix: set only one of them."
+        )
+        return None
+    if passphrase:
+        if not 16 <= len(passphrase) <= 1024:
+            problems.add(
+                f"PCMK_REMOTE_AUTHKEY_PASSPHRASE has {len(passphrase)} characters; 16 to 1024 "
+                "are accepted. Fix: use a long random passphrase (e.g. openssl rand -base64 32)."
+            )
+            return None
+        key = derive(passphrase, cluster_name, purpose=REMOTE, kdf=kdf)
+        return RemoteKey("PCMK_REMOTE_AUTHKEY_PASSPHRASE", fingerprint(key), len(key), key, True)
+    var = "PCMK_REMOTE_AUTHKEY_FILE"
+    if path:
+        if not PATH_RE.match(path) or "/../" in path + "/":
+            problems.add(
+                f"PCMK_REMOTE_AUTHKEY_FILE={show(path)} is not a plain absolute path. "
+                f"Fix: use e.g. {REMOTE_SECRET}."
+            )
+            return None
+    else:
+        path = next((p for p in (REMOTE_SECRET, REMOTE_KEYFILE) if _present(reader, p)), "")
+        if not path:
+            if required:
+                problems.add(
+                    "a remote node needs the Pacemaker Remote authkey, and none was found "
+                    "(looked for PCMK_REMOTE_AUTHKEY_FILE, PCMK_REMOTE_AUTHKEY_PASSPHRASE, "
+                    f"{REMOTE_SECRET}, {REMOTE_KEYFILE}). Fix: {REMOTE_HOW}."
+                )
+            return None
+        var = f"authkey {path}"
+    key = _check_file(path, var, reader, problems, REMOTE_HOW, "pacemaker", "root:haclient", owners)
+    if key is None:
+        return None
+    return RemoteKey(
+        path,
+        fingerprint(key.data),
+        len(key.data),
+        key.data,
+        install=path != REMOTE_KEYFILE,
+        loose=bool(key.mode & 0o007),
+    )

@@ -180,12 +180,14 @@ def load_cluster(env: Mapping[str, str], args: argparse.Namespace | None = None,
     from . import addresses, authkey, settings
 
     conf = args.corosync_conf if args else DEFAULT_COROSYNC_CONF
+    ids = hacluster_ids()
     return settings.load(
         env,
         addresses.read_interfaces() if interfaces is None else interfaces,
         key_reader=authkey.read_key_file,
         conf_dir=os.path.dirname(os.path.abspath(conf)),
         run_dir=args.run_dir if args else "/run/pcmk_launch",
+        remote_owners=(0,) if ids is None else (0, ids[0]),
     )
 
 
@@ -200,6 +202,23 @@ def write_key(crypto) -> None:
         atomic_write(crypto.keyfile, crypto.derived, mode=0o400)
     elif crypto.loose:
         log(f"warning: the authkey {crypto.keyfile} is readable by group or others; chmod 0400 it")
+
+
+def write_remote_key(remote) -> None:
+    """Install the Pacemaker Remote key where pacemaker reads it, readable by haclient."""
+    from .authkey import REMOTE_KEYFILE, REMOTE_MODE
+    from .fsutil import atomic_write
+
+    if remote is None:
+        return
+    if remote.loose:
+        log(f"warning: the authkey {remote.source} is readable by others; chmod 0640 it")
+    if not remote.install:
+        return
+    ids = hacluster_ids()
+    owner = (0, ids[1]) if ids is not None and os.geteuid() == 0 else None
+    os.makedirs(os.path.dirname(REMOTE_KEYFILE), mode=0o750, exist_ok=True)
+    atomic_write(REMOTE_KEYFILE, remote.data, mode=REMOTE_MODE, owner=owner)
 
 
 def check_with_corosync(path: str) -> None:
@@ -320,6 +339,7 @@ def render_files(args: argparse.Namespace, env: Mapping[str, str], interfaces=No
             "anyone who reaches UDP port 5405 can join or forge messages"
         )
     write_key(cluster.crypto)
+    write_remote_key(cluster.remote_key)
     probe = corosync_conf.render(cluster, check=True) if args.check else None
     write_config(text, args.corosync_conf, probe)
     log(f"wrote {args.corosync_conf} ({describe_local(cluster)})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import authkey
 from .settings import Cluster, Settings
 
 
@@ -45,6 +46,13 @@ def describe(cluster: Cluster, paths: dict[str, str]) -> str:
     elif not cluster.standalone:
         lines.append(
             "crypto: OFF (PCMK_CRYPTO=off): traffic is neither encrypted nor authenticated"
+        )
+    r = cluster.remote_key
+    if r is not None:
+        where = f"installed at {authkey.REMOTE_KEYFILE}" if r.install else "in place"
+        lines.append(
+            f"pacemaker remote authkey: from {r.source}, {where} ({r.length} bytes, "
+            f"{r.fingerprint})"
         )
     lines.append(f"would write: {paths['corosync_conf']}")
     props = " ".join(f"{k}={v}" for k, v in s.cluster_properties)

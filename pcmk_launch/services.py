@@ -117,3 +117,29 @@ def cluster_plan(opts) -> list[Service]:
     if opts.metrics_address:
         plan.append(exporter(opts.metrics_address))
     return plan
+
+
+REMOTE_PORT = 3121  # pacemaker-remoted's default TCP port (PCMK_remote_port)
+
+
+def remote_plan(opts) -> list[Service]:
+    """PCMK_ROLE=remote: pacemaker-remoted alone, ready once it listens on TCP 3121.
+
+    The probe reads /proc/net/tcp rather than connecting: a bare TCP connect would make
+    pacemaker-remoted log a failed TLS handshake at every probe."""
+    import sys
+
+    remoted = Service(
+        "pacemaker-remoted",
+        ["pacemaker-remoted"],
+        ready=[sys.executable, "-m", "pcmk_launch.listening", str(REMOTE_PORT)],
+        ready_timeout=opts.start_timeout,
+        stop_timeout=opts.stop_timeout,
+        stop_note="it asks the cluster to move its resources away first",
+        stop_knob="PCMK_STOP_TIMEOUT",
+        kill_note="Its resources may not have been stopped cleanly; the cluster may fence it.",
+        kill_group=True,
+        forward_signals=True,
+        started_note="waiting for the cluster to connect on TCP 3121",
+    )
+    return [remoted]

@@ -50,6 +50,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "the authkey to use (default: first of the Docker secret and /etc/corosync/authkey)",
     ),
     "PCMK_AUTHKEY_PASSPHRASE": ("", "derive the same authkey on every host from this"),
+    "PCMK_REMOTE_AUTHKEY_FILE": (
+        "",
+        "Pacemaker Remote key (default: first of the Docker secret and /etc/pacemaker/authkey)",
+    ),
+    "PCMK_REMOTE_AUTHKEY_PASSPHRASE": ("", "derive the Pacemaker Remote key from this"),
+    "PCMK_AUTHKEY_KDF": ("scrypt", "how passphrases become keys: scrypt, or hkdf (pre-scrypt)"),
     "PCMK_LOG_LEVEL": ("notice", "error, warning, notice, info or debug, for every daemon"),
     "PCMK_LOG_FORMAT": ("text", "text, or json: one object per line for log shippers"),
     "PCMK_METRICS": ("off", "on: run ha_cluster_exporter, a Prometheus endpoint"),
@@ -93,6 +99,7 @@ class Cluster:
     standalone: bool
     quorum: tuple[tuple[str, str], ...] = field(default=())  # with two_node filled in
     crypto: authkey.Crypto | None = None  # None: no encryption (standalone or PCMK_CRYPTO=off)
+    remote_key: authkey.RemoteKey | None = None  # None: no Pacemaker Remote key set
 
 
 def _number(env: Mapping[str, str], var: str, low: int, high: int, unit: str, problems: Problems):
@@ -320,6 +327,7 @@ def load(
     key_reader: authkey.KeyReader = _no_key,
     conf_dir: str = "/etc/corosync",
     run_dir: str = "/run/pcmk_launch",
+    remote_owners: tuple[int, ...] = (0,),
 ) -> Cluster:
     """Settings, cluster and key in one go; raises ConfigError listing every problem.
 
@@ -334,6 +342,9 @@ def load(
     crypto = authkey.resolve(
         env, settings.cluster_name, standalone, conf_dir, run_dir, key_reader, problems
     )
+    remote_key = authkey.resolve_remote(
+        env, settings.cluster_name, key_reader, problems, owners=remote_owners
+    )
     if crypto is not None and settings.transport == "udpu":
         problems.add(
             "PCMK_TRANSPORT=udpu cannot encrypt (corosync does crypto on knet only). "
@@ -341,4 +352,4 @@ def load(
         )
     problems.raise_if_any()
     assert cluster is not None
-    return replace(cluster, crypto=crypto)
+    return replace(cluster, crypto=crypto, remote_key=remote_key)

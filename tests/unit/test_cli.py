@@ -235,3 +235,19 @@ def test_unknown_option_is_a_usage_error_with_code_2(capsys):
 def test_keygen_prints_a_key(capsysbinary):
     assert cli.main(["keygen"], env={}) == 0
     assert len(capsysbinary.readouterr().out) == 256
+
+
+def test_dry_run_shows_the_remote_key_fingerprint_and_installs_nothing(paths, capsys):
+    env = {**ONE_NODE, "PCMK_REMOTE_AUTHKEY_PASSPHRASE": PASS + " remote"}
+    assert cli.main(paths.args("--dry-run"), env=env) == 0
+    out = capsys.readouterr().out
+    assert "pacemaker remote authkey: from PCMK_REMOTE_AUTHKEY_PASSPHRASE" in out
+    assert "sha256:" in out and PASS not in out
+    assert paths.listing() == []
+
+
+def test_bad_remote_key_exits_2_naming_the_variable(paths, capsys):
+    env = {**ONE_NODE, "PCMK_REMOTE_AUTHKEY_FILE": "relative/key"}
+    assert cli.main(paths.args(), env=env) == 2
+    assert "PCMK_REMOTE_AUTHKEY_FILE=" in capsys.readouterr().err
+    assert paths.listing() == []

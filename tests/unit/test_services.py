@@ -57,3 +57,24 @@ def test_metrics_put_the_exporter_last_and_never_fatal():
     assert exporter.on_death == services.RESTART
     assert (exporter.restart_delay, exporter.restart_max) == (1.0, 30.0)
     assert services.cluster_plan(Options())[-1].name == "pacemakerd"
+
+
+def test_remote_plan_is_pacemaker_remoted_alone_ready_on_3121():
+    opts = Options(start_timeout=7.0, stop_timeout=9.0)
+    (remoted,) = services.remote_plan(opts)
+    assert remoted.argv == ["pacemaker-remoted"]
+    assert remoted.ready[-2:] == ["pcmk_launch.listening", "3121"]
+    assert remoted.on_death == services.FATAL and remoted.stop_signal == signal.SIGTERM
+    assert (remoted.ready_timeout, remoted.stop_timeout) == (7, 9)
+
+
+def test_listening_reads_proc_net_tcp():
+    from pcmk_launch.listening import listening
+
+    head = "  sl  local_address rem_address   st ...\n"
+    listen = head + "   0: 00000000:0C31 00000000:0000 0A 00000000:00000000\n"
+    connected = head + "   1: 0100007F:0C31 0100007F:9C40 01 00000000:00000000\n"
+    assert listening(3121, [listen])
+    assert not listening(3121, [connected]) and not listening(3122, [listen])
+    v6 = head + "   0: 00000000000000000000000000000000:0C31 0000:0000 0A 0\n"
+    assert listening(3121, ["", v6])
