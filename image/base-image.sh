@@ -15,8 +15,9 @@
 # Environment:
 #   BASE_IMAGE       tag to provide (default: ARG BASE_IMAGE default from the Dockerfile)
 #   SUITE            Debian suite (default: derived from the tag, e.g. bookworm)
-#   MIRROR           Debian mirror (default: the one apt uses for $SUITE, via apt-get indextargets)
-#   SECURITY_MIRROR  mirror for $SUITE-security (default: from apt as well; empty = none)
+#   MIRROR           Debian mirror (default: the one apt uses for $SUITE, via apt-get indextargets;
+#                    if apt lists no $SUITE, the mirror of the host's own suite, plus -updates)
+#   SECURITY_MIRROR  mirror for $SUITE-security (default: from apt as well, any suite's; empty = none)
 #   CACHE_DIR        cache directory (default /var/cache/pacemaker_docker)
 #   PULL             1 (default): try `docker pull` before making the image; 0: never pull
 #   PULL_TIMEOUT     seconds a pull may take (default 300)
@@ -51,9 +52,32 @@ apt_mirror() {
         awk -v s="$1" '$2 == s && $3 == "Packages" { sub("/$", "", $1); print $1; exit }' ||
         true # no apt (not Debian), or apt-get cut short by awk's exit: no mirror / the first
 }
-MIRROR=${MIRROR:-$(apt_mirror "$SUITE")}
-SECURITY_MIRROR=${SECURITY_MIRROR-$(apt_mirror "$SUITE-security")}
+# The mirror apt uses for any suite whose name matches an awk regex: a Debian mirror serves
+# every suite, so a Debian 13 host that lists only trixie can still debootstrap bookworm.
+apt_any_mirror() {
+    # shellcheck disable=SC2016 # $(...) are apt's format fields, not shell
+    apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(IDENTIFIER)' 2>/dev/null |
+        awk -v re="$1" '$2 ~ re && $3 == "Packages" { sub("/$", "", $1); print $1; exit }' ||
+        true
+}
 UPDATES=$(apt_mirror "$SUITE-updates")
+if [ -z "${MIRROR:-}" ]; then
+    MIRROR=$(apt_mirror "$SUITE")
+    if [ -z "$MIRROR" ]; then
+        MIRROR=$(apt_any_mirror '^[a-z]+$')
+        case $SUITE in # stable releases have -updates; sid/unstable/experimental do not
+        sid | unstable | experimental) ;;
+        *) [ -z "$MIRROR" ] || UPDATES=$MIRROR ;;
+        esac
+    fi
+fi
+if [ -z "${SECURITY_MIRROR+set}" ]; then
+    SECURITY_MIRROR=$(apt_mirror "$SUITE-security")
+    case $SUITE in
+    sid | unstable | experimental) ;;
+    *) [ -n "$SECURITY_MIRROR" ] || SECURITY_MIRROR=$(apt_any_mirror '^[a-z]+-security$') ;;
+    esac
+fi
 
 TARBALL=$CACHE_DIR/rootfs-$SUITE-minbase-$ARCH.tar
 
