@@ -14,7 +14,7 @@ LEVELS := lint unit supervisor cluster agents image-test bench-quick
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: help venv test host-deps-test lint format unit supervisor cluster agents image-test bench \
-	bench-quick clean
+	bench-quick soak soak-quick clean
 
 include image/image.mk
 
@@ -23,7 +23,8 @@ help:
 	@echo "make test        installs what it needs (root, Debian), runs every level, sums up"
 	@echo "make unit | supervisor | cluster | agents | image-test   one test level"
 	@echo "make bench       formation, failover, stop, footprint figures -> docs/benchmarks.md"
-	@echo "make lint | format | bench-quick | image | export | demo-down | clean"
+	@echo "make soak        seeded random faults on 5 nodes (SOAK_SECONDS, SOAK_SEED) -> docs/soak.md"
+	@echo "make lint | format | bench-quick | soak-quick | image | export | demo-down | clean"
 
 $(PYTHON):
 	$(HOST_DEPS) venv
@@ -86,6 +87,20 @@ bench-quick: $(PYTHON)
 	$(HOST_DEPS) bench
 	$(PYTHON) -m compileall -q pcmk_launch
 	$(PYTHON) -m bench.run --quick --no-docs
+
+# Seeded random faults on 5 namespace nodes (tests/soak): faults by type, convergence times
+# and violations -> docs/soak.md and build/soak.json. Replay a run with its SOAK_SEED.
+SOAK_SECONDS ?= 600
+SOAK_SEED ?= 1
+soak: $(PYTHON)
+	$(HOST_DEPS) cluster
+	$(PYTHON) -m tests.soak.run --seconds $(SOAK_SECONDS) --seed $(SOAK_SEED)
+
+# A short run (~2-3 minutes) that keeps the soak runner working; its report stays in build/.
+soak-quick: $(PYTHON)
+	$(HOST_DEPS) cluster
+	$(PYTHON) -m tests.soak.run --seconds 90 --seed $(SOAK_SEED) \
+		--json build/soak-quick.json --md build/soak-quick.md
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
