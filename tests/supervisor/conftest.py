@@ -54,7 +54,7 @@ class Launcher:
         self.tmp, self.mode = tmp, mode
         self.bin = tmp / "bin"
         self.bin.mkdir()
-        for name in ("corosync", "pacemakerd", "corosync-cfgtool"):
+        for name in ("corosync", "pacemakerd", "corosync-cfgtool", "ha_cluster_exporter"):
             wrapper = self.bin / name
             wrapper.write_text(
                 "#!/bin/sh\n"

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Fake corosync / pacemakerd / corosync-cfgtool for supervisor tests (never the real ones).
+"""Fake corosync / pacemakerd / corosync-cfgtool / ha_cluster_exporter for supervisor tests
+(never the real ones).
 
 Run by a small sh wrapper under each name in a directory put first in PATH: the wrapper
 records its signal mask and ignored set (FAKE_SIGNALS) before Python changes its own.

@@ -1,0 +1,48 @@
+"""PCMK_METRICS=on: the exporter is the plan's last service, restarted when it dies, never a
+reason to stop the cluster, and the first to stop on SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from tests.supervisor.test_lifecycle import index, names
+
+METRICS = {"PCMK_METRICS": "on", "PCMK_METRICS_ADDRESS": "192.0.2.11:9664"}
+
+
+def test_exporter_starts_last_and_stops_first(launcher):
+    launcher.start(env=METRICS)
+    launcher.wait_event("ha_cluster_exporter start")
+    launcher.signal(signal.SIGTERM)
+    assert launcher.wait() == 0, launcher.output()
+    ev = names(launcher)
+    assert index(ev, "pacemakerd start") < index(ev, "ha_cluster_exporter start")
+    assert "--web.listen-address=192.0.2.11:9664" in ev[index(ev, "ha_cluster_exporter start")]
+    assert index(ev, "ha_cluster_exporter exit 0") < index(ev, "pacemakerd got SIGTERM")
+    assert "clean stop" in launcher.output()
+
+
+def test_exporter_death_restarts_it_and_leaves_the_cluster_alone(launcher):
+    launcher.start(env=METRICS, ha_cluster_exporter_exit_after="0.2")
+
+    def starts() -> int:
+        return sum("ha_cluster_exporter start" in e for e in names(launcher))
+
+    end = time.monotonic() + 15  # two deaths and a backoff of at least 1 s in between
+    while starts() < 2 and time.monotonic() < end:
+        time.sleep(0.05)
+    assert starts() >= 2, names(launcher)
+    assert launcher.proc.poll() is None, launcher.output()
+    assert not any("got SIGTERM" in e for e in names(launcher)), names(launcher)
+    launcher.signal(signal.SIGTERM)
+    assert launcher.wait() == 0, launcher.output()
+    assert "restart" in launcher.output(), launcher.output()  # the death is logged
+
+
+def test_metrics_off_runs_no_exporter(launcher):
+    launcher.start()
+    launcher.wait_event("pacemakerd start")
+    launcher.signal(signal.SIGTERM)
+    assert launcher.wait() == 0, launcher.output()
+    assert not any("ha_cluster_exporter" in e for e in names(launcher))
