@@ -62,6 +62,7 @@ RUN shopt -s nullglob \
         pacemaker-cli-utils \
         pcs \
         procps \
+        prometheus-hacluster-exporter \
         python3 \
         python3-boto3 \
         python3-jinja2 \
@@ -104,8 +105,8 @@ ENV LANG=C.UTF-8 \
 # PCMK_* environment, and a volume would pin the first image's copy of that directory.
 VOLUME ["/var/lib/pacemaker", "/var/lib/corosync"]
 
-# corosync knet/udpu
-EXPOSE 5405/udp
+# corosync knet/udpu; ha_cluster_exporter's Prometheus endpoint when PCMK_METRICS=on
+EXPOSE 5405/udp 9664/tcp
 
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \

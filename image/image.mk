@@ -5,7 +5,8 @@
 #   make image       Docker engine up (image/engine.sh), base image present (image/base-image.sh),
 #                    then docker build -t $(IMAGE)
 #   make export      docker save $(IMAGE) to pcmk_container_<short id>.tar
-#   make demo        3-node cluster from compose.yaml; waits until 3 nodes are online with a DC;
+#   make demo        3-node cluster from compose.yaml (metrics on); waits until 3 nodes are online
+#                    with a DC, prints the nodes' Prometheus scrape URLs;
 #                    image/demo-fencing.sh turns STONITH on (one fence_docker_api per node)
 #   make demo-down   remove the demo's containers, network and volumes
 #
@@ -77,6 +78,10 @@ demo: image
 	IMAGE=$(IMAGE) $(PCMK_COMPOSE) up -d
 	$(PCMK_IMAGE_DIR)/wait-demo.sh --nodes 3 --timeout $(DEMO_TIMEOUT) --container node1
 	$(PCMK_IMAGE_DIR)/demo-fencing.sh --container node1
+	@for n in node1 node2 node3; do \
+		ip=$$($(DOCKER) inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' $$n); \
+		echo "metrics: $$n http://$$ip:9664/metrics (Prometheus scrape target $$ip:9664)"; \
+	done
 
 demo-down: engine
 	IMAGE=$(IMAGE) $(PCMK_COMPOSE) down --volumes --remove-orphans

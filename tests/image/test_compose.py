@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.request
 
 import pytest
 
@@ -85,6 +86,36 @@ def test_status_json_describes_the_cluster(demo):
     assert data["running"] and data["healthy"] and data["quorate"], data
     assert data["cluster_name"] == "demo" and data["local_node"] == NODES[1]
     assert sorted(n["name"] for n in data["nodes"] if n["online"]) == list(NODES)
+
+
+def scrape(address: str) -> str:
+    with urllib.request.urlopen(f"http://{address}:9664/metrics", timeout=10) as reply:
+        return reply.read().decode()
+
+
+def test_every_node_serves_metrics(demo):
+    """compose.yaml turns PCMK_METRICS on: ha_cluster_exporter answers on each node's address
+    and sees the whole cluster from there."""
+    for node in NODES:
+        address = inspect(node, "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")
+
+        def online(address=address):
+            try:
+                text = scrape(address)
+            except OSError as exc:
+                return False, str(exc)
+            seen = re.findall(
+                r'^ha_cluster_pacemaker_nodes\{[^}]*node="([^"]+)"[^}]*status="online"[^}]*\} 1$',
+                text,
+                re.M,
+            )
+            return sorted(set(seen)) == list(NODES), seen
+
+        wait_for(online, 60, f"metrics of {node} showing 3 online nodes")
+        text = scrape(address)
+        assert re.search(r"^ha_cluster_corosync_quorate 1$", text, re.M), text[:2000]
+    status = json.loads(dexec(NODES[0], "pcmk-launch", "status", "--json").stdout)
+    assert status["metrics"] == {"on": True, "address": ":9664"}, status["metrics"]
 
 
 def test_stop_is_a_clean_leave_and_start_rejoins(demo):
