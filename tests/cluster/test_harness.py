@@ -190,8 +190,9 @@ def test_resource_fails_over_when_its_host_dies(make_cluster, timing):
     c.start(NAIVE_ARGV)
     t0 = time.monotonic()
     state = hosts.wait_for(
+        # role, not just active: a pending start shows as active with role Starting
         lambda: cluster_state(c.hosts[0]), 60, "dummy started",
-        until=lambda s: s["resources"].get("dummy", {}).get("active"),
+        until=lambda s: s["resources"].get("dummy", {}).get("role") == "Started",
         describe=describe_state,
     )  # fmt: skip
     timing("naive start: Dummy resource started", time.monotonic() - t0)
