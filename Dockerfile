@@ -20,8 +20,9 @@
 
 ARG BASE_IMAGE=debian:bookworm-slim
 
-# --- docker CLI only: Debian has no docker-cli package (docker.io ships the daemon, containerd
-# and runc as dependencies, ~265 MB), so take just /usr/bin/docker out of the .deb.
+# --- docker CLI only: installing docker.io would bring the daemon, containerd and runc
+# (~265 MB), so take just /usr/bin/docker out of the .deb: docker-cli's where that package
+# exists (Debian 13), docker.io's otherwise (Debian 12 ships the client inside docker.io).
 FROM ${BASE_IMAGE} AS docker-cli
 ARG DOCKER_CLI=1
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -29,11 +30,13 @@ WORKDIR /tmp/docker-cli
 RUN mkdir -p /out \
     && if [ "$DOCKER_CLI" = 1 ]; then \
         apt-get update \
-        && apt-get download docker.io \
-        && dpkg-deb --fsys-tarfile docker.io_*.deb | tar -xO ./usr/bin/docker >/out/docker \
+        && pkg=docker.io \
+        && if apt-cache show docker-cli >/dev/null 2>&1; then pkg=docker-cli; fi \
+        && apt-get download "$pkg" \
+        && dpkg-deb --fsys-tarfile "$pkg"_*.deb | tar -xO ./usr/bin/docker >/out/docker \
         && chmod 0755 /out/docker \
         && /out/docker --version \
-        && rm -rf /var/lib/apt/lists/* docker.io_*.deb; \
+        && rm -rf /var/lib/apt/lists/* ./*.deb; \
     fi
 
 # --- the image

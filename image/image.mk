@@ -12,6 +12,8 @@
 #
 # Variables (make VAR=value):
 #   IMAGE            image to build/use (default pacemaker_docker:latest)
+#   BASE_IMAGE       Debian base (default: the Dockerfile's, debian:bookworm-slim), e.g.
+#                    BASE_IMAGE=debian:trixie-slim for Debian 13 / Pacemaker 3.0
 #   EXTRA_PACKAGES   extra apt packages baked in, e.g. EXTRA_PACKAGES="fence-agents crmsh"
 #   DOCKER_CLI       1 (default) include the docker CLI, 0 leave it out (-45 MB)
 #   BUILD_FLAGS      more `docker build` flags, e.g. BUILD_FLAGS=--no-cache
@@ -24,6 +26,7 @@ PCMK_IMAGE_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 PCMK_TOP := $(abspath $(PCMK_IMAGE_DIR)/..)
 
 IMAGE ?= pacemaker_docker:latest
+BASE_IMAGE ?=
 DOCKER ?= docker
 EXTRA_PACKAGES ?=
 DOCKER_CLI ?= 1
@@ -50,11 +53,12 @@ engine: host-deps
 	$(PCMK_IMAGE_DIR)/engine.sh
 
 base-image: engine
-	$(PCMK_IMAGE_DIR)/base-image.sh
+	BASE_IMAGE='$(BASE_IMAGE)' $(PCMK_IMAGE_DIR)/base-image.sh
 
 image: base-image
 	@start=$$(date +%s); \
 	$(DOCKER) build -t $(IMAGE) \
+		$(if $(BASE_IMAGE),--build-arg BASE_IMAGE='$(BASE_IMAGE)') \
 		--build-arg DOCKER_CLI='$(DOCKER_CLI)' \
 		--build-arg EXTRA_PACKAGES='$(EXTRA_PACKAGES)' \
 		--build-arg VERSION='$(PCMK_VERSION)' \
