@@ -24,7 +24,8 @@ from tests.harness import hosts
 from tests.harness.cluster import LAUNCHER_ARGV, Cluster, cluster_state, launcher_env
 from tests.harness.hosts import Host, wait_for
 from tests.harness.pinger import VIP
-from tests.prereq import require_commands
+from tests.hostdeps import install_hint
+from tests.prereq import require, require_commands
 
 pytestmark = pytest.mark.root
 
@@ -185,6 +186,11 @@ UP = f'up{{job="{JOB}"}}'
 
 def test_prometheus_scrapes_the_cluster(make_cluster, tmp_path, timing):
     require_commands("prometheus", "ha_cluster_exporter", "curl")
+    require(
+        Path(PROM_GUEST_DIR).is_dir(),
+        f"{PROM_GUEST_DIR} is missing (Debian's prometheus package ships it);"
+        f" {install_hint(['prometheus'])}",
+    )
     c = make_cluster(3)
     c.seed_cib({"dc-deadtime": "2s", "stonith-enabled": "false"}, resources_xml=VIP_XML)
     for h in c.hosts:
