@@ -153,14 +153,15 @@ class Launcher:
     def event_texts(self) -> list[str]:
         return [f"{name} {text}" for _, name, text in self.events()]
 
-    def wait_event(self, text: str, timeout: float = 10) -> None:
+    def wait_event(self, text: str, timeout: float = 10, count: int = 1) -> None:
+        """Until `count` events contain `text`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if any(text in e for e in self.event_texts()):
+            if sum(text in e for e in self.event_texts()) >= count:
                 return
             time.sleep(0.01)
         raise AssertionError(
-            f"no event {text!r} in {timeout}s: {self.event_texts()}\n{self.output()}"
+            f"not {count} event(s) {text!r} in {timeout}s: {self.event_texts()}\n{self.output()}"
         )
 
     def output(self) -> str:
