@@ -45,26 +45,20 @@ if [ -z "${SUITE:-}" ]; then
     esac
 fi
 
-# The mirror apt on this host uses for a given suite (works for .list and deb822 .sources).
+# The mirror apt on this host uses for the first suite whose name matches an awk regex
+# (works for .list and deb822 .sources). A Debian mirror serves every suite, so a Debian 13
+# host that lists only trixie can still debootstrap bookworm from its trixie mirror.
 apt_mirror() {
     # shellcheck disable=SC2016 # $(...) are apt's format fields, not shell
     apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(IDENTIFIER)' 2>/dev/null |
-        awk -v s="$1" '$2 == s && $3 == "Packages" { sub("/$", "", $1); print $1; exit }' ||
+        awk -v re="$1" '$2 ~ re && $3 == "Packages" { sub("/$", "", $1); print $1; exit }' ||
         true # no apt (not Debian), or apt-get cut short by awk's exit: no mirror / the first
 }
-# The mirror apt uses for any suite whose name matches an awk regex: a Debian mirror serves
-# every suite, so a Debian 13 host that lists only trixie can still debootstrap bookworm.
-apt_any_mirror() {
-    # shellcheck disable=SC2016 # $(...) are apt's format fields, not shell
-    apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(IDENTIFIER)' 2>/dev/null |
-        awk -v re="$1" '$2 ~ re && $3 == "Packages" { sub("/$", "", $1); print $1; exit }' ||
-        true
-}
-UPDATES=$(apt_mirror "$SUITE-updates")
+UPDATES=$(apt_mirror "^$SUITE-updates\$")
 if [ -z "${MIRROR:-}" ]; then
-    MIRROR=$(apt_mirror "$SUITE")
+    MIRROR=$(apt_mirror "^$SUITE\$")
     if [ -z "$MIRROR" ]; then
-        MIRROR=$(apt_any_mirror '^[a-z]+$')
+        MIRROR=$(apt_mirror '^[a-z]+$')
         case $SUITE in # stable releases have -updates; sid/unstable/experimental do not
         sid | unstable | experimental) ;;
         *) [ -z "$MIRROR" ] || UPDATES=$MIRROR ;;
@@ -72,10 +66,10 @@ if [ -z "${MIRROR:-}" ]; then
     fi
 fi
 if [ -z "${SECURITY_MIRROR+set}" ]; then
-    SECURITY_MIRROR=$(apt_mirror "$SUITE-security")
+    SECURITY_MIRROR=$(apt_mirror "^$SUITE-security\$")
     case $SUITE in
     sid | unstable | experimental) ;;
-    *) [ -n "$SECURITY_MIRROR" ] || SECURITY_MIRROR=$(apt_any_mirror '^[a-z]+-security$') ;;
+    *) [ -n "$SECURITY_MIRROR" ] || SECURITY_MIRROR=$(apt_mirror '^[a-z]+-security$') ;;
     esac
 fi
 

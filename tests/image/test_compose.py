@@ -133,13 +133,13 @@ def test_stop_is_a_clean_leave_and_start_rejoins(demo):
     measure(f"compose stop {victim} (grace 2m)", f"{elapsed:.1f}s")
     assert inspect(victim, "{{.State.Status}}") == "exited"
     assert inspect(victim, "{{.State.ExitCode}}") == "0"
-    text = logs(victim)
+    out = docker("logs", victim, timeout=60)
+    text = out.stdout + out.stderr
     assert "[pcmk-launch] received SIGTERM: stopping the cluster stack" in text, text[-2000:]
     assert re.search(r"\[pcmk-launch\] corosync stopped \(exit code 0\); clean stop", text)
     # stdout alone: the relayed daemons and the launcher write there; the exporter (metrics
-    # on in compose.yaml) logs to stderr, which `logs()` appends after stdout
-    stdout = docker("logs", victim, timeout=60).stdout
-    assert stdout.rstrip().endswith("[pcmk-launch] exiting with code 0"), stdout[-2000:]
+    # on in compose.yaml) logs to stderr
+    assert out.stdout.rstrip().endswith("[pcmk-launch] exiting with code 0"), out.stdout[-2000:]
     assert "SIGKILL" not in text
 
     def left():
