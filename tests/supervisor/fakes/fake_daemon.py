@@ -39,9 +39,6 @@ def orphan_storm(count: int, life: float) -> None:
 
 
 def daemon() -> None:
-    event(f"start pid={os.getpid()} ready={os.path.exists(READY)} argv={' '.join(sys.argv[1:])}")
-    event(os.environ.get("FAKE_SIGNALS", "?"))
-
     def on_signal(signum, _frame):
         name = signal.Signals(signum).name
         event(f"got {name}")
@@ -64,6 +61,10 @@ def daemon() -> None:
         signal.SIGALRM,
     ):
         signal.signal(sig, on_signal)
+    # "start" is logged only once the handlers are in place: tests signal on seeing it,
+    # and a signal that arrived earlier would kill the fake by default action.
+    event(f"start pid={os.getpid()} ready={os.path.exists(READY)} argv={' '.join(sys.argv[1:])}")
+    event(os.environ.get("FAKE_SIGNALS", "?"))
     ready_after = opt("READY_AFTER", "0.2")
     if NAME == "corosync" and ready_after != "never":
         time.sleep(float(ready_after))
