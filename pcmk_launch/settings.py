@@ -28,6 +28,10 @@ TRANSPORTS = ("knet", "udpu")
 # costs at most an extra election at start-up.
 DEFAULT_PROPERTY_PAIRS = (("dc-deadtime", "1s"),)
 DEFAULT_PROPERTIES = " ".join(f"{k}={v}" for k, v in DEFAULT_PROPERTY_PAIRS)
+# A standalone node has no peer that could fence it, so fencing cannot help it; without this
+# Pacemaker 3.0 starts no resource there and logs every transition as an error. A cluster of
+# several nodes keeps Pacemaker's default (fencing on) and needs a fence device.
+STANDALONE_PROPERTY_PAIRS = (*DEFAULT_PROPERTY_PAIRS, ("stonith-enabled", "false"))
 
 # variable -> (default, one-line description); the README's table is checked against this.
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -40,7 +44,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "PCMK_TOKEN_TIMEOUT": ("", "totem token timeout in ms (corosync's default: 3000)"),
     "PCMK_CONSENSUS_TIMEOUT": ("", "totem consensus timeout in ms (default: 1.2 x token)"),
     "PCMK_QUORUM": ("", "votequorum options as key=value words"),
-    "PCMK_CLUSTER_PROPERTIES": (DEFAULT_PROPERTIES, "properties seeded into a new CIB only"),
+    "PCMK_CLUSTER_PROPERTIES": (
+        DEFAULT_PROPERTIES,
+        "properties seeded into a new CIB only (standalone: also stonith-enabled=false)",
+    ),
     "PCMK_START_TIMEOUT": ("60", "seconds corosync may take to become ready"),
     "PCMK_STOP_TIMEOUT": ("90", "seconds pacemaker may take to stop (resources move away)"),
     "PCMK_COROSYNC_STOP_TIMEOUT": ("20", "seconds corosync may take to leave after pacemaker"),
@@ -149,6 +156,8 @@ def _quorum(env: Mapping[str, str], problems: Problems) -> tuple[tuple[str, str]
 
 
 def _properties(env: Mapping[str, str], problems: Problems) -> tuple[tuple[str, str], ...]:
+    if "PCMK_CLUSTER_PROPERTIES" not in env and not env.get("PCMK_NODE_LIST", "").strip():
+        return STANDALONE_PROPERTY_PAIRS
     out = []
     for key, value in _pairs(env, "PCMK_CLUSTER_PROPERTIES", problems):
         if not PROPERTY_NAME_RE.match(key) or not PROPERTY_VALUE_RE.match(value):

@@ -64,12 +64,23 @@ def test_seed_output_is_one_xml_document_ending_in_a_newline():
     ET.fromstring(out)  # well-formed
 
 
-def test_seed_default_properties_from_settings():
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        # several nodes keep Pacemaker's fencing default: they need a fence device
+        ({"PCMK_NODE_LIST": "192.0.2.11 192.0.2.12"}, [("dc-deadtime", "1s")]),
+        # a standalone node cannot be fenced by anyone, so it does not wait for a device
+        ({}, [("dc-deadtime", "1s"), ("stonith-enabled", "false")]),
+        # given properties replace the defaults, standalone or not
+        ({"PCMK_CLUSTER_PROPERTIES": "dc-deadtime=2s"}, [("dc-deadtime", "2s")]),
+    ],
+)
+def test_seed_default_properties_from_settings(env, expected):
     from tests.unit.scenarios import load
 
-    props = load({}).settings.cluster_properties
+    props = load(env, "192.0.2.11").settings.cluster_properties
     (pset,) = property_sets(cib.seed(EMPTY_CIB, props))
-    assert [(nv.get("name"), nv.get("value")) for nv in pset] == [("dc-deadtime", "1s")]
+    assert [(nv.get("name"), nv.get("value")) for nv in pset] == expected
 
 
 def test_seed_refuses_a_document_without_crm_config():
@@ -129,3 +140,26 @@ def test_seeded_cib_validates_against_pacemakers_schema(tmp_path: Path):
         timeout=30,
     )
     assert result.returncode == 0, result.stderr
+
+
+SCHEMAS = ["pacemaker-2.10.rng", "pacemaker-3.9.rng", "pacemaker-3.10.rng", "upgrade-3.10-0.xsl"]
+
+
+@pytest.mark.parametrize(
+    "validate_with, verdict",
+    [
+        ("pacemaker-3.9", None),  # what 2.1 writes: fine
+        ("pacemaker-3.10", None),  # numeric, not text order: 3.10 > 3.9
+        ("pacemaker-4.0", ("pacemaker-4.0", "pacemaker-3.10")),  # upgraded under 3.0
+        ("pacemaker-next", None),  # not a released schema: pacemaker judges it
+        ("", None),
+    ],
+)
+def test_too_new_compares_schema_versions(validate_with, verdict):
+    text = f'<cib validate-with="{validate_with}"><configuration/></cib>'
+    assert cib.too_new(text, SCHEMAS) == verdict
+
+
+def test_too_new_leaves_damaged_or_unknown_input_to_pacemaker():
+    assert cib.too_new("<cib", SCHEMAS) is None
+    assert cib.too_new('<cib validate-with="pacemaker-4.0"/>', []) is None

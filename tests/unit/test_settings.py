@@ -21,8 +21,8 @@ def parsed(env: dict[str, str]) -> settings.Settings:
 
 
 def test_defaults():
-    s = parsed({})
-    assert s == settings.Settings()
+    s = parsed({})  # standalone: see test_cib for its properties
+    assert s == settings.Settings(cluster_properties=settings.STANDALONE_PROPERTY_PAIRS)
     assert (s.cluster_name, s.transport, s.token_ms, s.consensus_ms) == (
         "docker",
         "knet",
@@ -30,7 +30,7 @@ def test_defaults():
         None,
     )
     assert s.quorum == ()
-    assert s.cluster_properties == (("dc-deadtime", "1s"),)
+    assert s.cluster_properties == (("dc-deadtime", "1s"), ("stonith-enabled", "false"))
     assert (s.start_timeout, s.stop_timeout, s.corosync_stop_timeout) == (60.0, 90.0, 20.0)
 
 
