@@ -21,6 +21,7 @@ from .errors import ConfigError, ExitCode
 
 SUBCOMMANDS = ("run", "render", "health", "status", "keygen")
 DEFAULT_COROSYNC_CONF = "/etc/corosync/corosync.conf"
+SCHEMA_DIR = "/usr/share/pacemaker"  # pacemaker-X.Y.rng: the CIB schemas this Pacemaker reads
 DEFAULT_CIB = "/var/lib/pacemaker/cib/cib.xml"
 # Directories the packages create; an empty volume mounted over them must get them back.
 STATE_DIRS = (
@@ -300,10 +301,31 @@ def seed_cib(cluster, path: str) -> str | None:
     return "seeded a new CIB with " + " ".join(f"{k}={v}" for k, v in props)
 
 
+def check_cib_schema(path: str, schema_dir: str = SCHEMA_DIR) -> None:
+    """Refuse a CIB that this Pacemaker cannot read (a downgrade after a schema upgrade)."""
+    from . import cib
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        schemas = os.listdir(schema_dir)
+    except OSError:
+        return  # no CIB yet (seeded below), or no schemas to compare with
+    found = cib.too_new(text, schemas)
+    if found:
+        raise ConfigError(
+            f"{path} is written in CIB schema {found[0]}, newer than this image's Pacemaker "
+            f"reads (up to {found[1]}): the cluster's CIB was upgraded by a newer Pacemaker "
+            "(cibadmin --upgrade), which cannot be undone. Fix: run this node on the newer "
+            "image again; the CIB was left as it is."
+        )
+
+
 def render_files(args: argparse.Namespace, env: Mapping[str, str], interfaces=None):
     from . import corosync_conf
 
     cluster = load_cluster(env, args, interfaces)
+    check_cib_schema(args.cib_file)
     text = corosync_conf.render(cluster)
     if args.dry_run:
         from . import plan

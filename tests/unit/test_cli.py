@@ -199,6 +199,19 @@ def test_render_seeds_a_new_cib_once(paths, capsys):
     assert sorted(os.listdir(paths.cib.parent)) == ["cib.xml"]
 
 
+@pytest.mark.parametrize("mode", [["render"], ["--dry-run"]])
+def test_a_cib_from_a_newer_pacemaker_is_refused_and_kept(paths, capsys, mode):
+    # what a node sees when it is downgraded after `cibadmin --upgrade` on a newer Pacemaker
+    require_commands("cibadmin")  # a Pacemaker whose schemas are installed
+    paths.cib.parent.mkdir()
+    newer = '<cib validate-with="pacemaker-99.0" epoch="7"><configuration/></cib>\n'
+    paths.cib.write_text(newer)
+    assert cli.main(paths.args(*mode), env={}) == 2
+    err = capsys.readouterr().err
+    assert "CIB schema pacemaker-99.0" in err and "Fix: run this node on the newer image" in err
+    assert paths.cib.read_text() == newer and paths.listing() == []
+
+
 def test_render_output_is_what_the_core_renders(paths):
     env = {**ONE_NODE, **NO_CIB, "PCMK_QUORUM": "wait_for_all=1", "PCMK_TOKEN_TIMEOUT": "5000"}
     assert cli.main(paths.args("render"), env=env) == 0
