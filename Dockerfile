@@ -4,10 +4,11 @@
 #   (or `make image`)
 #
 # Build arguments:
-#   BASE_IMAGE      Debian bookworm based image (image/base-image.sh creates the default
-#                   debian:bookworm-slim locally with debootstrap when no registry is reachable)
+#   BASE_IMAGE      Debian base: debian:trixie-slim (Debian 13, Pacemaker 3.0; the default) or
+#                   debian:bookworm-slim (Debian 12, Pacemaker 2.1). image/base-image.sh pulls it,
+#                   or makes it locally with debootstrap when no registry is reachable
 #   EXTRA_PACKAGES  more apt packages, e.g. "fence-agents crmsh" (fence-agents: ~100 MB)
-#   DOCKER_CLI      1: include the docker CLI (from Debian's docker.io, binary only, ~45 MB);
+#   DOCKER_CLI      1: include the docker CLI (Debian's docker-cli or docker.io, binary only);
 #                   0: leave it out
 #   VERSION, REVISION, SOURCE: OCI labels (the Makefile fills them in)
 # Local inputs:
@@ -18,7 +19,7 @@
 # make BuildKit fetch a frontend image from a registry): the classic builder of Debian's
 # docker.io 20.10 and docker-compose v1 can build it.
 
-ARG BASE_IMAGE=debian:bookworm-slim
+ARG BASE_IMAGE=debian:trixie-slim
 
 # --- docker CLI only: installing docker.io would bring the daemon, containerd and runc
 # (~265 MB), so take just /usr/bin/docker out of the .deb: docker-cli's where that package

@@ -9,11 +9,12 @@ PYTEST_JUNIT = $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/$@.xml)
 # Debian's python3, so that tests run on the Python the image runs; any python3 elsewhere.
 HOST_PYTHON ?= $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
 HOST_DEPS := deps/host-deps.sh
-LEVELS := lint unit supervisor cluster agents image-test bench-quick
+LEVELS := lint unit supervisor cluster agents image-test image-test-bookworm bench-quick
 # Tests find hadolint, shellcheck & co. from the venv.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help venv test host-deps-test lint format unit supervisor cluster agents image-test bench \
+.PHONY: help venv test host-deps-test lint format unit supervisor cluster agents image-test \
+	image-test-bookworm bench \
 	bench-quick soak soak-quick clean
 
 include image/image.mk
@@ -21,7 +22,7 @@ include image/image.mk
 help:
 	@echo "make demo        build the image and bring up a 3-node demo cluster (needs dockerd)"
 	@echo "make test        installs what it needs (root, Debian), runs every level, sums up"
-	@echo "make unit | supervisor | cluster | agents | image-test   one test level"
+	@echo "make unit | supervisor | cluster | agents | image-test | image-test-bookworm   one level"
 	@echo "make bench       formation, failover, stop, footprint figures -> docs/benchmarks.md"
 	@echo "make soak        seeded random faults on 5 nodes (SOAK_SECONDS, SOAK_SEED) -> docs/soak.md"
 	@echo "make lint | format | bench-quick | soak-quick | image | export | demo-down | clean"
@@ -74,6 +75,16 @@ cluster: $(PYTHON)
 image-test: $(PYTHON) image
 	$(HOST_DEPS) compose
 	$(PYTEST) $(PYTEST_FLAGS) $(PYTEST_JUNIT) tests/image
+
+# The image on the other Debian base (Debian 12, Pacemaker 2.1, which running clusters still
+# use): its build, a standalone node, the 3-node compose cluster and fencing. The tests build
+# pacemaker_docker:bookworm themselves (tests/image/conftest.py).
+OTHER_BASE_IMAGE ?= debian:bookworm-slim
+image-test-bookworm: $(PYTHON) engine
+	$(HOST_DEPS) compose
+	BASE_IMAGE=$(OTHER_BASE_IMAGE) IMAGE= $(PYTEST) $(PYTEST_FLAGS) $(PYTEST_JUNIT) \
+		tests/image/test_image.py tests/image/test_standalone.py tests/image/test_compose.py \
+		tests/image/test_fencing.py
 
 # Compiled bytecode first: start-up figures must not include compiling our modules.
 # The image is built (or found up to date) first so that its size is reported too.

@@ -14,7 +14,7 @@
 #
 # Environment:
 #   BASE_IMAGE       tag to provide (default: ARG BASE_IMAGE default from the Dockerfile)
-#   SUITE            Debian suite (default: derived from the tag, e.g. bookworm)
+#   SUITE            Debian suite (default: derived from the tag, e.g. trixie)
 #   MIRROR           Debian mirror (default: the one apt uses for $SUITE, via apt-get indextargets;
 #                    if apt lists no $SUITE, the mirror of the host's own suite, plus -updates)
 #   SECURITY_MIRROR  mirror for $SUITE-security (default: from apt as well, any suite's; empty = none)
@@ -36,7 +36,7 @@ die() { printf 'base-image.sh: error: %s\n' "$*" >&2; exit 1; }
 if [ -z "${BASE_IMAGE:-}" ]; then
     BASE_IMAGE=$(sed -n 's/^ARG[[:space:]]\{1,\}BASE_IMAGE=\([^[:space:]]*\).*/\1/p' \
         "$DOCKERFILE" 2>/dev/null | head -n1 | tr -d '"') || true
-    BASE_IMAGE=${BASE_IMAGE:-debian:bookworm-slim}
+    BASE_IMAGE=${BASE_IMAGE:-debian:trixie-slim}
 fi
 if [ -z "${SUITE:-}" ]; then
     case $BASE_IMAGE in

@@ -11,9 +11,11 @@
 #   make demo-down   remove the demo's containers, network and volumes
 #
 # Variables (make VAR=value):
-#   IMAGE            image to build/use (default pacemaker_docker:latest)
-#   BASE_IMAGE       Debian base (default: the Dockerfile's, debian:bookworm-slim), e.g.
-#                    BASE_IMAGE=debian:trixie-slim for Debian 13 / Pacemaker 3.0
+#   BASE_IMAGE       Debian base (default: the Dockerfile's, debian:trixie-slim = Debian 13,
+#                    Pacemaker 3.0); BASE_IMAGE=debian:bookworm-slim for Debian 12 / Pacemaker 2.1
+#   IMAGE            image to build/use (default pacemaker_docker:latest for the default base,
+#                    pacemaker_docker:<suite> for another). The default build is also tagged
+#                    pacemaker_docker:<suite> (:trixie), so both bases can sit side by side.
 #   EXTRA_PACKAGES   extra apt packages baked in, e.g. EXTRA_PACKAGES="fence-agents crmsh"
 #   DOCKER_CLI       1 (default) include the docker CLI, 0 leave it out (-45 MB)
 #   BUILD_FLAGS      more `docker build` flags, e.g. BUILD_FLAGS=--no-cache
@@ -25,8 +27,13 @@
 PCMK_IMAGE_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 PCMK_TOP := $(abspath $(PCMK_IMAGE_DIR)/..)
 
-IMAGE ?= pacemaker_docker:latest
-BASE_IMAGE ?=
+# The default base is the Dockerfile's ARG, read from there so it is stated once.
+DEFAULT_BASE_IMAGE := $(shell sed -n 's/^ARG  *BASE_IMAGE=//p' $(PCMK_TOP)/Dockerfile | head -n1)
+BASE_IMAGE ?= $(DEFAULT_BASE_IMAGE)
+# debian:trixie-slim -> trixie
+BASE_SUITE = $(firstword $(subst -, ,$(lastword $(subst :, ,$(BASE_IMAGE)))))
+SUITE_IMAGE = pacemaker_docker:$(BASE_SUITE)
+IMAGE ?= $(if $(filter $(DEFAULT_BASE_IMAGE),$(BASE_IMAGE)),pacemaker_docker:latest,$(SUITE_IMAGE))
 DOCKER ?= docker
 EXTRA_PACKAGES ?=
 DOCKER_CLI ?= 1
@@ -57,15 +64,15 @@ base-image: engine
 
 image: base-image
 	@start=$$(date +%s); \
-	$(DOCKER) build -t $(IMAGE) \
-		$(if $(BASE_IMAGE),--build-arg BASE_IMAGE='$(BASE_IMAGE)') \
+	$(DOCKER) build -t $(IMAGE) $(if $(filter pacemaker_docker:latest,$(IMAGE)),-t $(SUITE_IMAGE)) \
+		--build-arg BASE_IMAGE='$(BASE_IMAGE)' \
 		--build-arg DOCKER_CLI='$(DOCKER_CLI)' \
 		--build-arg EXTRA_PACKAGES='$(EXTRA_PACKAGES)' \
 		--build-arg VERSION='$(PCMK_VERSION)' \
 		--build-arg REVISION='$(PCMK_REVISION)' \
 		--build-arg SOURCE='$(PCMK_SOURCE)' \
 		$(BUILD_FLAGS) $(PCMK_TOP) || exit $$?; \
-	echo "built $(IMAGE) in $$(( $$(date +%s) - start ))s:" \
+	echo "built $(IMAGE) ($(BASE_IMAGE)) in $$(( $$(date +%s) - start ))s:" \
 		"$$($(DOCKER) image inspect -f '{{.Id}} {{.Size}}' $(IMAGE) | \
 			awk '{ printf "%s, %.0f MB", substr($$1, 8, 12), $$2 / 1e6 }')"
 

@@ -1,9 +1,10 @@
 """Shared fixtures of the image level: a Docker engine, the image built from this tree, and
 cleanup of everything a test creates (containers, networks, volumes named pdtest-<token>-*).
 
-IMAGE=tag selects the image (default pacemaker_docker:latest); it is built once per session
-with `make image` (cached layers: seconds when nothing changed). PDTEST_NO_BUILD=1 uses the
-tag as it is, without building.
+BASE_IMAGE=debian:<suite>-slim selects the Debian base (default the Dockerfile's) and IMAGE=tag
+the image (default pacemaker_docker:latest, or pacemaker_docker:<suite> for another base). It is
+built once per session with `make image` (cached layers: seconds when nothing changed).
+PDTEST_NO_BUILD=1 uses the tag as it is, without building.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 import pytest
 
 from tests.image.dockerutil import (
+    BASE_IMAGE,
     IMAGE,
     MEASUREMENTS,
     PREFIX,
@@ -52,7 +54,7 @@ def built_image(engine) -> str:
     if os.environ.get("PDTEST_NO_BUILD") != "1":
         require(shutil.which("make") is not None, "make not installed")
         out = subprocess.run(
-            ["make", "-s", "-C", str(ROOT), "image", f"IMAGE={IMAGE}"],
+            ["make", "-s", "-C", str(ROOT), "image", f"IMAGE={IMAGE}", f"BASE_IMAGE={BASE_IMAGE}"],
             capture_output=True,
             text=True,
             timeout=900,

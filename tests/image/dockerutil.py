@@ -11,6 +11,7 @@ import ipaddress
 import json
 import os
 import random
+import re
 import secrets
 import subprocess
 import time
@@ -20,7 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGE = os.environ.get("IMAGE", "pacemaker_docker:latest")
+# The Debian base of the image under test, and its tag, chosen as image/image.mk does:
+# the Dockerfile's ARG default is :latest, another base is pacemaker_docker:<suite>.
+# Tests also use the base as a small sibling image that is present locally.
+DEFAULT_BASE_IMAGE = re.search(
+    r"^ARG +BASE_IMAGE=(\S+)", (ROOT / "Dockerfile").read_text(), re.M
+).group(1)
+BASE_IMAGE = os.environ.get("BASE_IMAGE") or DEFAULT_BASE_IMAGE
+BASE_SUITE = BASE_IMAGE.rpartition(":")[2].split("-")[0]
+DEFAULT_TAG = "latest" if BASE_IMAGE == DEFAULT_BASE_IMAGE else BASE_SUITE
+IMAGE = os.environ.get("IMAGE") or f"pacemaker_docker:{DEFAULT_TAG}"
 TOKEN = secrets.token_hex(3)
 PREFIX = f"pdtest-{TOKEN}"
 # Container networks of these tests, their compose demo's included: a /24 out of here (RFC 2544

@@ -130,9 +130,10 @@ def history(container: str, target: str) -> list[dict[str, str]]:
 
 
 def completed(event: dict[str, str]) -> float:
-    """The `completed` attribute (e.g. '2026-12-01 07:52:45Z') as Unix time, whole seconds."""
+    """The `completed` attribute as Unix time: '2026-12-01 07:52:45Z' (whole seconds, 2.1) or
+    '2026-12-01 07:52:45.214631Z' (3.0)."""
     stamp = event.get("completed", "").rstrip("Z")
-    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
+    return datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp()
 
 
 def dummy_nodes(container: str) -> list[str] | None:

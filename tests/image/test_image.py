@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.image.dockerutil import IMAGE
 from tests.prereq import require
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGE = os.environ.get("IMAGE", "pacemaker_docker:latest")
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 COMPOSE = (ROOT / "compose.yaml").read_text()
 
@@ -63,12 +63,16 @@ def only(keyword: str) -> str:
 
 def test_base_image_default_is_what_base_image_sh_provides():
     keyword, args = INSTRUCTIONS[0]
-    assert (keyword, args) == ("ARG", "BASE_IMAGE=debian:bookworm-slim")
+    # Debian 13 by default; Debian 12 stays buildable with BASE_IMAGE=debian:bookworm-slim
+    assert (keyword, args) == ("ARG", "BASE_IMAGE=debian:trixie-slim")
     out = subprocess.run(
-        [str(ROOT / "image/base-image.sh"), "--print"], capture_output=True, text=True
+        [str(ROOT / "image/base-image.sh"), "--print"],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "BASE_IMAGE"},  # the default
     )
     if out.returncode == 0:  # needs apt-get (Debian); the tag part needs nothing else
-        assert "image=debian:bookworm-slim suite=bookworm " in out.stdout
+        assert "image=debian:trixie-slim suite=trixie " in out.stdout
 
 
 def test_entrypoint_and_healthcheck_are_exec_form_pcmk_launch():

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.image.dockerutil import (
+    BASE_IMAGE,
     PREFIX,
     crm_mon,
     dexec,
@@ -36,7 +37,7 @@ from tests.image.dockerutil import (
 from tests.prereq import require
 
 HOSTNAME = os.uname().nodename  # --net=host: the node takes the host's name
-SIBLING_IMAGE = "debian:bookworm-slim"
+SIBLING_IMAGE = BASE_IMAGE  # present locally: the image was built on it
 
 
 def udp_port_in_use(port: int) -> bool:
