@@ -8,6 +8,8 @@
 #                   debian:bookworm-slim (Debian 12, Pacemaker 2.1). image/base-image.sh pulls it,
 #                   or makes it locally with debootstrap when no registry is reachable
 #   EXTRA_PACKAGES  more apt packages, e.g. "fence-agents crmsh" (fence-agents: ~100 MB)
+#   ROLE, PORTS     cluster (default) or remote (Pacemaker Remote node) and its EXPOSEd ports
+#                   (`make image-remote` sets both)
 #   DOCKER_CLI      1: include the docker CLI (Debian's docker-cli or docker.io, binary only);
 #                   0: leave it out
 #   VERSION, REVISION, SOURCE: OCI labels (the Makefile fills them in)
@@ -43,10 +45,14 @@ RUN mkdir -p /out \
 # --- the image
 FROM ${BASE_IMAGE}
 ARG EXTRA_PACKAGES=""
+# cluster: a full node (corosync + pacemaker); remote: a Pacemaker Remote node
+# (pacemaker-remoted, `make image-remote`). Its package list: image/packages/$ROLE.txt.
+ARG ROLE=cluster
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 COPY image/apt-sources/ /tmp/apt-sources/
 COPY image/debs/ /tmp/debs/
+COPY image/packages/ /tmp/packages/
 
 # Versions come from the Debian release (plus image/apt-sources), not from pins here.
 # hadolint ignore=DL3008
@@ -58,26 +64,16 @@ RUN shopt -s nullglob \
     && for f in /tmp/apt-sources/*.gpg /tmp/apt-sources/*.asc; do \
         install -m 0644 "$f" /etc/apt/keyrings/; done \
     && debs=(/tmp/debs/*.deb) \
+    && read -ra packages <<<"$(sed 's/#.*//' "/tmp/packages/$ROLE.txt" | tr '\n' ' ')" \
     && apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        corosync \
-        iproute2 \
-        pacemaker \
-        pacemaker-cli-utils \
-        pcs \
-        procps \
-        prometheus-hacluster-exporter \
-        python3 \
-        python3-boto3 \
-        python3-jinja2 \
-        python3-netifaces \
-        resource-agents \
+        "${packages[@]}" \
         ${EXTRA_PACKAGES} \
         "${debs[@]}" \
+    && dpkg-query -W "${packages[@]}" \
     && apt-get clean \
-    && rm -rf /var/lib/apt/lists/* /tmp/apt-sources /tmp/debs /var/log/apt/* /var/log/dpkg.log \
-        /var/cache/debconf/*-old /var/lib/dpkg/*-old \
-    && corosync -v | head -n1 && pacemakerd --version | head -n1
+    && rm -rf /var/lib/apt/lists/* /tmp/apt-sources /tmp/debs /tmp/packages /var/log/apt/* \
+        /var/log/dpkg.log /var/cache/debconf/*-old /var/lib/dpkg/*-old
 
 COPY --from=docker-cli /out/ /usr/local/bin/
 
@@ -109,8 +105,10 @@ ENV LANG=C.UTF-8 \
 # PCMK_* environment, and a volume would pin the first image's copy of that directory.
 VOLUME ["/var/lib/pacemaker", "/var/lib/corosync"]
 
-# corosync knet/udpu; ha_cluster_exporter's Prometheus endpoint when PCMK_METRICS=on
-EXPOSE 5405/udp 9664/tcp
+# cluster: corosync knet/udpu, ha_cluster_exporter's Prometheus endpoint (PCMK_METRICS=on);
+# remote: pacemaker-remoted (image/image.mk sets PORTS=3121/tcp for image-remote)
+ARG PORTS="5405/udp 9664/tcp"
+EXPOSE ${PORTS}
 
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \

@@ -4,6 +4,7 @@
 #
 #   make image       Docker engine up (image/engine.sh), base image present (image/base-image.sh),
 #                    then docker build -t $(IMAGE)
+#   make image-remote  the same Dockerfile as a lean Pacemaker Remote image, $(REMOTE_IMAGE)
 #   make export      docker save $(IMAGE) to pcmk_container_<short id>.tar
 #   make demo        3-node cluster from compose.yaml (metrics on); waits until 3 nodes are online
 #                    with a DC, prints the nodes' Prometheus scrape URLs;
@@ -17,6 +18,8 @@
 #                    pacemaker_docker:<suite> for another). The default build is also tagged
 #                    pacemaker_docker:<suite> (:trixie), so both bases can sit side by side.
 #   EXTRA_PACKAGES   extra apt packages baked in, e.g. EXTRA_PACKAGES="fence-agents crmsh"
+#   REMOTE_IMAGE     tag `make image-remote` builds (default pacemaker_docker:remote): the
+#                    Pacemaker Remote node (ROLE=remote: image/packages/remote.txt, TCP 3121)
 #   DOCKER_CLI       1 (default) include the docker CLI, 0 leave it out (-45 MB)
 #   BUILD_FLAGS      more `docker build` flags, e.g. BUILD_FLAGS=--no-cache
 #   EXPORT_DIR       where `export` writes the tarball (default .)
@@ -37,6 +40,9 @@ IMAGE ?= $(if $(filter $(DEFAULT_BASE_IMAGE),$(BASE_IMAGE)),pacemaker_docker:lat
 DOCKER ?= docker
 EXTRA_PACKAGES ?=
 DOCKER_CLI ?= 1
+ROLE ?= cluster
+PORTS ?=
+REMOTE_IMAGE ?= pacemaker_docker:remote
 BUILD_FLAGS ?=
 EXPORT_DIR ?= .
 DEMO_PROJECT ?= pcmk_demo
@@ -49,7 +55,7 @@ PCMK_REVISION = $(shell git -C $(PCMK_TOP) describe --always --dirty 2>/dev/null
 PCMK_SOURCE = $(shell git -C $(PCMK_TOP) config --get remote.origin.url 2>/dev/null)
 PCMK_COMPOSE = $(COMPOSE) -p $(DEMO_PROJECT) -f $(PCMK_TOP)/compose.yaml
 
-.PHONY: image export demo demo-down engine base-image host-deps
+.PHONY: image image-remote export demo demo-down engine base-image host-deps
 
 # A Docker client and engine from Debian when none answers (a fresh machine); a working
 # engine (Docker CE, Docker Desktop, DOCKER_HOST) is used as it is and nothing is installed.
@@ -67,6 +73,7 @@ image: base-image
 	$(DOCKER) build -t $(IMAGE) $(if $(filter pacemaker_docker:latest,$(IMAGE)),-t $(SUITE_IMAGE)) \
 		--build-arg BASE_IMAGE='$(BASE_IMAGE)' \
 		--build-arg DOCKER_CLI='$(DOCKER_CLI)' \
+		--build-arg ROLE='$(ROLE)' $(if $(PORTS),--build-arg PORTS='$(PORTS)') \
 		--build-arg EXTRA_PACKAGES='$(EXTRA_PACKAGES)' \
 		--build-arg VERSION='$(PCMK_VERSION)' \
 		--build-arg REVISION='$(PCMK_REVISION)' \
@@ -75,6 +82,9 @@ image: base-image
 	echo "built $(IMAGE) ($(BASE_IMAGE)) in $$(( $$(date +%s) - start ))s:" \
 		"$$($(DOCKER) image inspect -f '{{.Id}} {{.Size}}' $(IMAGE) | \
 			awk '{ printf "%s, %.0f MB", substr($$1, 8, 12), $$2 / 1e6 }')"
+
+image-remote:
+	$(MAKE) --no-print-directory image ROLE=remote PORTS=3121/tcp IMAGE=$(REMOTE_IMAGE)
 
 export: image
 	@id=$$($(DOCKER) image inspect -f '{{.Id}}' $(IMAGE) | cut -d: -f2 | cut -c1-12) && \
