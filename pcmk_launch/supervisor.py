@@ -1,4 +1,5 @@
-"""PID 1: run the service plan (services.py: corosync, then pacemakerd); reap everything;
+"""PID 1: run the role's service plan (services.py: corosync, then pacemakerd; or
+pacemaker-remoted alone); reap everything;
 forward signals; stop in reverse order.
 
 One loop, tini style: every event (a signal, a child's exit, a deadline) wakes a single
@@ -46,6 +47,8 @@ class Options:
     log_socket = "/dev/log"  # "" disables the syslog relay
     log_format = "text"
     metrics_address = ""  # "" : no exporter; else [HOST]:PORT for ha_cluster_exporter
+    role = "cluster"  # picks the plan: services.PLANS
+    remote_port = 3121  # remote role: where pacemaker-remoted listens
 
     def __init__(self, **values: object):
         for key, value in values.items():
@@ -118,7 +121,7 @@ class Supervisor:
     ):
         self.opts = opts
         self.clock = clock
-        self.plan = services.cluster_plan(opts) if plan is None else plan
+        self.plan = services.PLANS[opts.role](opts) if plan is None else plan
         self.pids: dict[str, int] = {}  # running services by name
         self.next_start = 0  # index in the plan of the next service to start
         self.stopping_now: Service | None = None  # the service being stopped
@@ -390,23 +393,29 @@ class Supervisor:
         )
 
     def reload(self) -> None:
+        steps = [cmd for svc in self.plan if svc.name in self.pids for cmd in svc.reload]
         if self.stopping or not self.all_started():
-            log("SIGHUP ignored: the cluster is not running")
+            log("SIGHUP ignored: the services are not all running")
             return
-        log("SIGHUP: re-rendering corosync.conf, then corosync-cfgtool -R")
-        argv = [sys.executable, "-m", "pcmk_launch", "render"]
-        argv.append(f"--corosync-conf={self.opts.corosync_conf}")
-        self.run_helper(argv, self.on_rendered, quiet=False)
+        if not steps:
+            log("SIGHUP ignored: nothing in this role reloads")
+            return
+        log("SIGHUP: running " + ", then ".join(" ".join(cmd[-2:]) for cmd in steps))
+        self.reload_step(steps)
 
-    def on_rendered(self, status: int) -> None:
-        if status != 0:
-            log(f"reload: config not rewritten ({describe_status(status)}); corosync keeps its own")
-            return
-        self.run_helper(
-            ["corosync-cfgtool", "-R"],
-            lambda st: log(f"reload: corosync-cfgtool -R finished, {describe_status(st)}"),
-            quiet=False,
-        )
+    def reload_step(self, steps: list[list[str]]) -> None:
+        cmd, rest = steps[0], steps[1:]
+
+        def done(status: int) -> None:
+            what = " ".join(cmd[-2:])
+            if status != 0:
+                log(f"reload: {what} failed ({describe_status(status)}); the rest was not run")
+            elif rest:
+                self.reload_step(rest)
+            else:
+                log(f"reload: {what} finished, {describe_status(status)}")
+
+        self.run_helper(cmd, done, quiet=False)
 
     # ---- stopping -----------------------------------------------------------------------
     def request_stop(self, why: str) -> None:
@@ -513,8 +522,11 @@ def parse_args(argv: list[str]) -> Options:
         key = key.replace("-", "_")
         if key.startswith("_") or not hasattr(Options, key):
             raise SystemExit(f"pcmk_launch.supervisor: unknown option {arg!r}")
-        text_options = ("corosync_conf", "log_socket", "log_format", "metrics_address")
-        values[key] = value if key in text_options else float(value)
+        text_options = ("corosync_conf", "log_socket", "log_format", "metrics_address", "role")
+        if key in text_options:
+            values[key] = value
+        else:
+            values[key] = int(value) if key == "remote_port" else float(value)
     return Options(**values)  # type: ignore[arg-type]
 
 
