@@ -124,6 +124,7 @@ class Supervisor:
         self.plan = services.PLANS[opts.role](opts) if plan is None else plan
         self.pids: dict[str, int] = {}  # running services by name
         self.next_start = 0  # index in the plan of the next service to start
+        self.up: set[str] = set()  # services past start-up: ready, or spawned without a probe
         self.stopping_now: Service | None = None  # the service being stopped
         self.delays: dict[str, float] = {}  # RESTART services: next backoff
         self.spawned_at: dict[str, float] = {}
@@ -333,6 +334,7 @@ class Supervisor:
         if not first:
             log(f"restarted {svc.name} (pid {pid})")
         elif svc.ready is None:
+            self.up.add(svc.name)
             note = f"; {svc.started_note}" if svc.started_note else ""
             log(f"started {svc.name} (pid {pid}){note}")
             self.start_next()
@@ -354,7 +356,9 @@ class Supervisor:
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
             self.cancel("start-deadline")
             self.cancel("progress")
-            log(f"{svc.name} is ready ({self.elapsed()} after start)")
+            self.up.add(svc.name)
+            note = f"; {svc.started_note}" if svc.started_note else ""
+            log(f"{svc.name} is ready ({self.elapsed()} after start){note}")
             self.start_next()
             return
         # Backoff keeps the first answer fast and the load of a slow start low.
@@ -496,8 +500,8 @@ class Supervisor:
             self.on_fatal_exit(svc, status)
 
     def on_fatal_exit(self, svc: Service, status: int) -> None:
-        index = self.plan.index(svc)
-        during_start = not self.stopping and self.next_start <= index + 1
+        # Not "the next service has not started": the plan's last service never has a next.
+        during_start = not self.stopping and svc.name not in self.up
         if during_start and svc.ready is not None:
             self.fail(
                 svc.start_code,
