@@ -1,6 +1,7 @@
 """Command line: the imperative shell around the pure core.
 
-pcmk-launch                 validate, write corosync.conf, then supervise (PID 1)
+pcmk-launch                 validate, write corosync.conf, then supervise (PID 1);
+                            PCMK_ROLE=remote: install the remote key, supervise pacemaker-remoted
 pcmk-launch --dry-run       print the plan and the config; write and start nothing
 pcmk-launch render          validate and write the files, then exit
 pcmk-launch COMMAND ARGS    run COMMAND instead (docker-entrypoint convention)
@@ -50,7 +51,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pcmk-launch",
         description="Render corosync.conf from PCMK_* variables, then run corosync and "
-        "pacemakerd as PID 1 of a container. Any other first word is run as a command.",
+        "pacemakerd as PID 1 of a container (PCMK_ROLE=remote: pacemaker-remoted alone). "
+        "Any other first word is run as a command.",
         epilog="Exit codes: 0 clean stop, 2 bad configuration, 3 corosync failed to start, "
         "4 a daemon died, 5 a daemon had to be SIGKILLed.",
     )
@@ -416,6 +418,13 @@ def render_files(args: argparse.Namespace, env: Mapping[str, str], interfaces=No
     return ROLE_SETUP[node.settings.role](args, node)
 
 
+NO_REMOTED = (
+    "pacemaker-remoted is not installed here (Debian's pacemaker-remote package conflicts with "
+    "pacemaker, so the full image has none)."
+)
+NO_REMOTED_FIX = "run the remote image (make image-remote), or install pacemaker-remote."
+
+
 def prepare_remote(args: argparse.Namespace, node):
     """PCMK_ROLE=remote: no corosync.conf and no CIB; only the key pacemaker-remoted reads."""
     from . import plan
@@ -425,10 +434,15 @@ def prepare_remote(args: argparse.Namespace, node):
             "--check tests corosync.conf with `corosync -t`, and a remote node (PCMK_ROLE=remote) "
             "has none. Fix: drop --check."
         )
+    missing = shutil.which("pacemaker-remoted") is None
     if args.dry_run:
         sys.stdout.write("pcmk-launch dry run: nothing is written or started.\n")
         sys.stdout.write(plan.describe_remote(node))
+        if missing:
+            sys.stdout.write(f"warning: {NO_REMOTED}\n")
         return node
+    if missing and args.command == "run":
+        raise ConfigError(f"PCMK_ROLE=remote: {NO_REMOTED} Fix: {NO_REMOTED_FIX}")
     ensure_state_dirs()
     write_remote_key(node.remote_key)
     log(

@@ -204,3 +204,16 @@ def test_peers_are_the_established_connections_to_the_port():
     v6 = head + f"   0: 00000000000000000000000000000000:0C31 {mapped}:A000 01 0\n"
     assert peers(3121, [v4, v6]) == ["192.0.2.12", "192.0.2.13"]
     assert peers(3122, [v4]) == []
+
+
+def test_running_without_pacemaker_remoted_is_refused_before_anything_is_written(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    env = {**REMOTE, "PCMK_authkey_location": f"{tmp_path}/pcmk/authkey"}
+    assert cli.main(cli_args(tmp_path), env=env, handoff=lambda what: None) == 2
+    err = capsys.readouterr().err
+    assert "pacemaker-remoted is not installed here" in err and "Fix: run the remote image" in err
+    assert list(tmp_path.iterdir()) == []
+    assert cli.main(cli_args(tmp_path, "--dry-run"), env=env) == 0
+    assert "warning: pacemaker-remoted is not installed" in capsys.readouterr().out
