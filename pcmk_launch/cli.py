@@ -306,7 +306,11 @@ def write_remote_key(remote) -> None:
         return
     ids = hacluster_ids()
     owner = (0, ids[1]) if ids is not None and os.geteuid() == 0 else None
-    os.makedirs(os.path.dirname(remote.keyfile), mode=0o750, exist_ok=True)
+    directory = os.path.dirname(remote.keyfile)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, mode=0o750)
+        if owner is not None:  # pacemaker-controld (hacluster) must get through to the key
+            os.chown(directory, *owner)
     atomic_write(remote.keyfile, remote.data, mode=REMOTE_MODE, owner=owner)
 
 
