@@ -444,7 +444,7 @@ def load_remote(
         value = env.get(var, "").strip()
         if value and not (var == "PCMK_METRICS" and value == "off"):
             problems.add(
-                f"{var} is set, but a remote node cannot run the metrics exporter: "
+                f"{var}={show(value)}: a remote node cannot run the metrics exporter: "
                 "ha_cluster_exporter reads crm_mon and the corosync tools of a full node. "
                 f"Fix: unset {var} here and scrape a full node, whose metrics cover the "
                 "remote nodes too."

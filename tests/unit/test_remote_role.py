@@ -58,7 +58,7 @@ def test_every_cluster_only_setting_is_refused_at_once():
         assert "only applies to full cluster nodes" in problem
         assert f"Fix: unset {var}" in problem
         assert "'x'" not in problem  # refused for being set, not validated as well
-    (metrics,) = [p for p in err.problems if p.startswith("PCMK_METRICS is set")]
+    (metrics,) = [p for p in err.problems if p.startswith("PCMK_METRICS='on': ")]
     assert "ha_cluster_exporter" in metrics and "Fix:" in metrics
     assert len(err.problems) == len(settings.CLUSTER_ONLY) + 1
     for var in ("PCMK_NODE_LIST", "PCMK_AUTHKEY_PASSPHRASE", "PCMK_COROSYNC_STOP_TIMEOUT"):
