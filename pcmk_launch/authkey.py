@@ -252,8 +252,9 @@ class RemoteKey:
     fingerprint: str
     length: int
     data: bytes = field(repr=False)
-    install: bool  # False when the key already is REMOTE_KEYFILE
+    install: bool  # False when the key already is at keyfile
     loose: bool = False  # others may read it: a warning
+    keyfile: str = REMOTE_KEYFILE  # where pacemaker reads it (PCMK_authkey_location)
 
 
 def resolve_remote(
@@ -270,6 +271,14 @@ def resolve_remote(
     that uid when the host has one.
     """
     kdf = kdf_of(env, Problems())  # resolve() reports a bad PCMK_AUTHKEY_KDF once
+    # Pacemaker's own PCMK_authkey_location moves the key for its daemons; install it there.
+    keyfile = env.get("PCMK_authkey_location", "") or REMOTE_KEYFILE
+    if not PATH_RE.match(keyfile) or "/../" in keyfile + "/":
+        problems.add(
+            f"PCMK_authkey_location={show(keyfile)} is not a plain absolute path. "
+            f"Fix: unset it (pacemaker's default is {REMOTE_KEYFILE})."
+        )
+        return None
     path = env.get("PCMK_REMOTE_AUTHKEY_FILE", "")
     passphrase = env.get("PCMK_REMOTE_AUTHKEY_PASSPHRASE", "")
     if path and passphrase:
@@ -286,7 +295,9 @@ def resolve_remote(
             )
             return None
         key = derive(passphrase, cluster_name, purpose=REMOTE, kdf=kdf)
-        return RemoteKey("PCMK_REMOTE_AUTHKEY_PASSPHRASE", fingerprint(key), len(key), key, True)
+        return RemoteKey(
+            "PCMK_REMOTE_AUTHKEY_PASSPHRASE", fingerprint(key), len(key), key, True, keyfile=keyfile
+        )
     var = "PCMK_REMOTE_AUTHKEY_FILE"
     if path:
         if not PATH_RE.match(path) or "/../" in path + "/":
@@ -296,13 +307,13 @@ def resolve_remote(
             )
             return None
     else:
-        path = next((p for p in (REMOTE_SECRET, REMOTE_KEYFILE) if _present(reader, p)), "")
+        path = next((p for p in (REMOTE_SECRET, keyfile) if _present(reader, p)), "")
         if not path:
             if required:
                 problems.add(
                     "a remote node needs the Pacemaker Remote authkey, and none was found "
                     "(looked for PCMK_REMOTE_AUTHKEY_FILE, PCMK_REMOTE_AUTHKEY_PASSPHRASE, "
-                    f"{REMOTE_SECRET}, {REMOTE_KEYFILE}). Fix: {REMOTE_HOW}."
+                    f"{REMOTE_SECRET}, {keyfile}). Fix: {REMOTE_HOW}."
                 )
             return None
         var = f"authkey {path}"
@@ -314,6 +325,7 @@ def resolve_remote(
         fingerprint(key.data),
         len(key.data),
         key.data,
-        install=path != REMOTE_KEYFILE,
+        install=path != keyfile,
         loose=bool(key.mode & 0o007),
+        keyfile=keyfile,
     )

@@ -1,6 +1,7 @@
 """Command line: the imperative shell around the pure core.
 
-pcmk-launch                 validate, write corosync.conf, then supervise (PID 1)
+pcmk-launch                 validate, write corosync.conf, then supervise (PID 1);
+                            PCMK_ROLE=remote: install the remote key, supervise pacemaker-remoted
 pcmk-launch --dry-run       print the plan and the config; write and start nothing
 pcmk-launch render          validate and write the files, then exit
 pcmk-launch COMMAND ARGS    run COMMAND instead (docker-entrypoint convention)
@@ -50,7 +51,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pcmk-launch",
         description="Render corosync.conf from PCMK_* variables, then run corosync and "
-        "pacemakerd as PID 1 of a container. Any other first word is run as a command.",
+        "pacemakerd as PID 1 of a container (PCMK_ROLE=remote: pacemaker-remoted alone). "
+        "Any other first word is run as a command.",
         epilog="Exit codes: 0 clean stop, 2 bad configuration, 3 corosync failed to start, "
         "4 a daemon died, 5 a daemon had to be SIGKILLed.",
     )
@@ -83,7 +85,8 @@ def local_node_name(env: Mapping[str, str]) -> str:
         cluster = load_cluster(env)
     except ConfigError:
         return os.uname().nodename
-    return cluster.local.name or os.uname().nodename
+    local = getattr(cluster, "local", None)  # a remote node is named by its cluster's resource
+    return (local and local.name) or os.uname().nodename
 
 
 def cluster_state(with_cib: bool = False):
@@ -130,8 +133,91 @@ def cmd_keygen() -> int:
     return ExitCode.OK
 
 
+REMOTED_COMM = "pacemaker-remot"  # /proc/PID/comm keeps 15 characters of the name
+
+
+def remote_state(env: Mapping[str, str]):
+    """pacemaker-remoted's pids, whether it listens on its port, and who is connected."""
+    from . import health, listening
+    from .errors import Problems
+    from .settings import _remote_port
+
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() == REMOTED_COMM:
+                        pids.append(int(entry))
+            except OSError:
+                continue  # exited meanwhile
+    port = _remote_port(env, Problems())
+    tables = listening.read_tables()
+    return health.RemoteState(
+        tuple(sorted(pids)),
+        port,
+        listening.listening(port, tables),
+        tuple(listening.peers(port, tables)),
+    )
+
+
+def is_remote(env: Mapping[str, str]) -> bool:
+    return env.get("PCMK_ROLE", "cluster") == "remote"
+
+
+def cmd_remote_health(env: Mapping[str, str]) -> int:
+    from . import health
+
+    state = remote_state(env)
+    reason = health.judge_remote(state)
+    if reason:
+        print(f"unhealthy: {reason}")
+        return 1
+    conn = f"; cluster connected from {' '.join(state.peers)}" if state.peers else ""
+    print(f"healthy: pacemaker-remoted is listening on TCP {state.port}{conn}")
+    return 0
+
+
+def cmd_remote_status(env: Mapping[str, str], as_json: bool) -> int:
+    """A remote node knows its daemon and connections; the cluster's view only when a full
+    node is connected (crm_mon then reaches the CIB through pacemaker-remoted)."""
+    import json
+
+    from . import health
+
+    state = remote_state(env)
+    reason = health.judge_remote(state)
+    cluster, why = None, "no cluster connected"
+    if state.peers:
+        try:
+            cluster = cluster_state(with_cib=True)
+        except ValueError as exc:
+            why = str(exc)
+    host = os.uname().nodename
+    if as_json:
+        data = {"role": "remote", "running": bool(state.pids), "hostname": host}
+        data.update(state.to_dict())
+        data["connected"] = bool(state.peers)
+        data["healthy"] = reason is None
+        data["cluster"] = cluster.to_dict() if cluster else None
+        if cluster is None:
+            data["cluster_reason"] = why
+        print(json.dumps(data, indent=2))
+    else:
+        sys.stdout.write(health.remote_summary(state, host))
+        if cluster is not None:
+            name = env.get("PCMK_CLUSTER_NAME", "docker")
+            sys.stdout.write(health.summary(cluster, name, host))
+        if reason:
+            print(f"unhealthy: {reason}")
+    return 0 if state.pids else 1
+
+
 def cmd_health(env: Mapping[str, str]) -> int:
     from . import health
+
+    if is_remote(env):
+        return cmd_remote_health(env)
 
     try:
         state = cluster_state()
@@ -154,6 +240,8 @@ def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
     from .plan import metrics_line
     from .settings import Settings, parse_metrics
 
+    if is_remote(env):
+        return cmd_remote_status(env, as_json)
     name = local_node_name(env)
     cluster_name = env.get("PCMK_CLUSTER_NAME", "docker")
     metrics, address = parse_metrics(env, Problems())
@@ -207,7 +295,7 @@ def write_key(crypto) -> None:
 
 def write_remote_key(remote) -> None:
     """Install the Pacemaker Remote key where pacemaker reads it, readable by haclient."""
-    from .authkey import REMOTE_KEYFILE, REMOTE_MODE
+    from .authkey import REMOTE_MODE
     from .fsutil import atomic_write
 
     if remote is None:
@@ -218,8 +306,12 @@ def write_remote_key(remote) -> None:
         return
     ids = hacluster_ids()
     owner = (0, ids[1]) if ids is not None and os.geteuid() == 0 else None
-    os.makedirs(os.path.dirname(REMOTE_KEYFILE), mode=0o750, exist_ok=True)
-    atomic_write(REMOTE_KEYFILE, remote.data, mode=REMOTE_MODE, owner=owner)
+    directory = os.path.dirname(remote.keyfile)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, mode=0o750)
+        if owner is not None:  # pacemaker-controld (hacluster) must get through to the key
+            os.chown(directory, *owner)
+    atomic_write(remote.keyfile, remote.data, mode=REMOTE_MODE, owner=owner)
 
 
 def check_with_corosync(path: str) -> None:
@@ -322,9 +414,52 @@ def check_cib_schema(path: str, schema_dir: str = SCHEMA_DIR) -> None:
 
 
 def render_files(args: argparse.Namespace, env: Mapping[str, str], interfaces=None):
+    """Validate, then prepare what the role needs (ROLE_SETUP); the node it was done for."""
+    node = load_cluster(env, args, interfaces)
+    if node.settings.log_format == "json" and not args.dry_run:
+        global _json_host
+        _json_host = os.uname().nodename
+    return ROLE_SETUP[node.settings.role](args, node)
+
+
+NO_REMOTED = (
+    "pacemaker-remoted is not installed here (Debian's pacemaker-remote package conflicts with "
+    "pacemaker, so the full image has none)."
+)
+NO_REMOTED_FIX = "run the remote image (make image-remote), or install pacemaker-remote."
+
+
+def prepare_remote(args: argparse.Namespace, node):
+    """PCMK_ROLE=remote: no corosync.conf and no CIB; only the key pacemaker-remoted reads."""
+    from . import plan
+
+    if args.check:
+        raise ConfigError(
+            "--check tests corosync.conf with `corosync -t`, and a remote node (PCMK_ROLE=remote) "
+            "has none. Fix: drop --check."
+        )
+    missing = shutil.which("pacemaker-remoted") is None
+    if args.dry_run:
+        sys.stdout.write("pcmk-launch dry run: nothing is written or started.\n")
+        sys.stdout.write(plan.describe_remote(node))
+        if missing:
+            sys.stdout.write(f"warning: {NO_REMOTED}\n")
+        return node
+    if missing and args.command == "run":
+        raise ConfigError(f"PCMK_ROLE=remote: {NO_REMOTED} Fix: {NO_REMOTED_FIX}")
+    ensure_state_dirs()
+    write_remote_key(node.remote_key)
+    log(
+        f"Pacemaker Remote node: authkey {node.remote_key.keyfile} "
+        f"({node.remote_key.fingerprint}); no corosync.conf, no CIB"
+    )
+    return node
+
+
+def prepare_cluster(args: argparse.Namespace, cluster):
+    """PCMK_ROLE=cluster: corosync.conf, its key, the remote key if set, a first CIB."""
     from . import corosync_conf
 
-    cluster = load_cluster(env, args, interfaces)
     check_cib_schema(args.cib_file)
     text = corosync_conf.render(cluster)
     if args.dry_run:
@@ -351,9 +486,6 @@ def render_files(args: argparse.Namespace, env: Mapping[str, str], interfaces=No
                 )
             sys.stdout.write("corosync -t: the rendered config is valid\n")
         return cluster
-    if cluster.settings.log_format == "json":
-        global _json_host
-        _json_host = os.uname().nodename
     ensure_state_dirs()
     if cluster.crypto is None and not cluster.standalone:
         log(
@@ -369,6 +501,9 @@ def render_files(args: argparse.Namespace, env: Mapping[str, str], interfaces=No
     if note:
         log(note)
     return cluster
+
+
+ROLE_SETUP = {"cluster": prepare_cluster, "remote": prepare_remote}
 
 
 def describe_local(cluster) -> str:
@@ -394,6 +529,8 @@ def supervisor_handoff(args: argparse.Namespace, cluster) -> dict:
             f"--log-socket={args.log_socket}",
             f"--log-format={s.log_format}",
             f"--metrics-address={s.metrics_address if s.metrics else ''}",
+            f"--role={s.role}",
+            f"--remote-port={s.remote_port}",
         ],
         "env": pacemaker_env(s, os.environ),
     }

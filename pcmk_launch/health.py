@@ -1,4 +1,5 @@
-"""Cluster state from `crm_mon --output-as=xml`: parsing and judging are pure functions."""
+"""Cluster state from `crm_mon --output-as=xml`, and a remote node's own state: parsing and
+judging are pure functions."""
 
 from __future__ import annotations
 
@@ -134,3 +135,41 @@ def summary(state: ClusterState, cluster_name: str, local_name: str) -> str:
         ip = f" {r.ip}" if r.ip else ""
         lines.append(f"resource {r.id} ({r.agent}){ip}: {r.role} on {where}")
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class RemoteState:
+    """What a Pacemaker Remote node can tell on its own, without the cluster."""
+
+    pids: tuple[int, ...]  # pacemaker-remoted processes
+    port: int
+    listening: bool
+    peers: tuple[str, ...] = field(default=())  # addresses connected to the port
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def judge_remote(state: RemoteState) -> str | None:
+    """None when pacemaker-remoted runs and listens for the cluster, else the reason."""
+    if not state.pids:
+        return "pacemaker-remoted is not running"
+    if not state.listening:
+        return f"pacemaker-remoted is not listening on TCP {state.port} (yet)"
+    return None
+
+
+def remote_summary(state: RemoteState, hostname: str) -> str:
+    """`pcmk-launch status` on a remote node: the daemon, its port, who is connected."""
+    pid = " ".join(map(str, state.pids)) or "none"
+    listens = "listening" if state.listening else "NOT listening"
+    if state.peers:
+        conn = f"cluster connected from {' '.join(state.peers)}"
+    else:
+        conn = (
+            "no cluster connected (a full node connects once an ocf:pacemaker:remote resource runs)"
+        )
+    return (
+        f"remote node {hostname}: pacemaker-remoted pid {pid}, {listens} on TCP {state.port}\n"
+        f"{conn}\n"
+    )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from . import authkey
-from .settings import Cluster, Settings
+from .settings import Cluster, RemoteNode, Settings
 
 
 def metrics_line(s: Settings) -> str:
@@ -49,7 +48,7 @@ def describe(cluster: Cluster, paths: dict[str, str]) -> str:
         )
     r = cluster.remote_key
     if r is not None:
-        where = f"installed at {authkey.REMOTE_KEYFILE}" if r.install else "in place"
+        where = f"installed at {r.keyfile}" if r.install else "in place"
         lines.append(
             f"pacemaker remote authkey: from {r.source}, {where} ({r.length} bytes, "
             f"{r.fingerprint})"
@@ -66,3 +65,30 @@ def describe(cluster: Cluster, paths: dict[str, str]) -> str:
         f"corosync stop {s.corosync_stop_timeout:g}s"
     )
     return "\n".join(lines) + "\n"
+
+
+def describe_remote(node: RemoteNode) -> str:
+    """PCMK_ROLE=remote: what runs, the key, the port, and how a full node adds this one."""
+    s, r = node.settings, node.remote_key
+    port = s.remote_port
+    where = f"installed at {r.keyfile}" if r.install else "in place"
+    salt = f", salted with cluster name {s.cluster_name}" if r.source.endswith("PASSPHRASE") else ""
+    return (
+        "\n".join(
+            [
+                "mode: Pacemaker Remote node (PCMK_ROLE=remote): runs resources for a cluster, "
+                "no corosync, no quorum vote, no CIB of its own",
+                f"pacemaker remote authkey: from {r.source}{salt}, {where} "
+                f"({r.length} bytes, {r.fingerprint})",
+                "would write: no corosync.conf, no CIB",
+                f"would start: pacemaker-remoted, ready once it listens on TCP {port}",
+                f"listens on: TCP {port}; every full node must reach it there, with the same key",
+                "add it from a full node: pcs resource create NAME ocf:pacemaker:remote "
+                f"server=THIS-HOST-ADDRESS{'' if port == 3121 else f' port={port}'} "
+                "reconnect_interval=60 op monitor interval=20",
+                "metrics: not on a remote node (scrape a full node: its metrics cover remotes)",
+                f"timeouts: start {s.start_timeout:g}s, pacemaker-remoted stop {s.stop_timeout:g}s",
+            ]
+        )
+        + "\n"
+    )

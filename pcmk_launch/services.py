@@ -27,6 +27,7 @@ Kept import-light (no dataclasses): this module is loaded into the long-running 
 from __future__ import annotations
 
 import signal
+import sys
 
 from .errors import ExitCode
 
@@ -55,6 +56,9 @@ class Service:
     exit_notes: dict[int, str] = {}  # exit code -> what it means, for the death message
     restart_delay: float = 1.0
     restart_max: float = 30.0
+    # SIGHUP while everything runs: these commands, one after the other, each only if the
+    # previous exited 0 (e.g. re-render corosync.conf, then tell corosync to reload it).
+    reload: list[list[str]] = []
 
     def __init__(self, name: str, argv: list[str], **fields: object):
         self.name, self.argv = name, list(argv)
@@ -114,6 +118,14 @@ def cluster_plan(opts) -> list[Service]:
         exit_notes={100: "fatal: do not respawn"},  # CRM_EX_FATAL
     )
     plan = [corosync, pacemakerd]
+    render = [
+        sys.executable,
+        "-m",
+        "pcmk_launch",
+        "render",
+        f"--corosync-conf={opts.corosync_conf}",
+    ]
+    corosync.reload = [render, ["corosync-cfgtool", "-R"]]
     if opts.metrics_address:
         plan.append(exporter(opts.metrics_address))
     return plan
@@ -123,16 +135,16 @@ REMOTE_PORT = 3121  # pacemaker-remoted's default TCP port (PCMK_remote_port)
 
 
 def remote_plan(opts) -> list[Service]:
-    """PCMK_ROLE=remote: pacemaker-remoted alone, ready once it listens on TCP 3121.
+    """PCMK_ROLE=remote: pacemaker-remoted alone, ready once it listens on its TCP port
+    (opts.remote_port: 3121, or pacemaker's PCMK_remote_port, which the daemon reads too).
 
     The probe reads /proc/net/tcp rather than connecting: a bare TCP connect would make
     pacemaker-remoted log a failed TLS handshake at every probe."""
-    import sys
-
+    port = int(getattr(opts, "remote_port", REMOTE_PORT))
     remoted = Service(
         "pacemaker-remoted",
         ["pacemaker-remoted"],
-        ready=[sys.executable, "-m", "pcmk_launch.listening", str(REMOTE_PORT)],
+        ready=[sys.executable, "-m", "pcmk_launch.listening", str(port)],
         ready_timeout=opts.start_timeout,
         stop_timeout=opts.stop_timeout,
         stop_note="it asks the cluster to move its resources away first",
@@ -140,6 +152,10 @@ def remote_plan(opts) -> list[Service]:
         kill_note="Its resources may not have been stopped cleanly; the cluster may fence it.",
         kill_group=True,
         forward_signals=True,
-        started_note="waiting for the cluster to connect on TCP 3121",
+        started_note=f"waiting for the cluster to connect on TCP {port}",
     )
     return [remoted]
+
+
+# PCMK_ROLE -> the plan the supervisor runs; a new role is a new entry, not a new branch.
+PLANS = {"cluster": cluster_plan, "remote": remote_plan}

@@ -35,6 +35,10 @@ STANDALONE_PROPERTY_PAIRS = (*DEFAULT_PROPERTY_PAIRS, ("stonith-enabled", "false
 
 # variable -> (default, one-line description); the README's table is checked against this.
 VARIABLES: dict[str, tuple[str, str]] = {
+    "PCMK_ROLE": (
+        "cluster",
+        "cluster: a full node (corosync + pacemakerd); remote: pacemaker-remoted",
+    ),
     "PCMK_NODE_LIST": (
         "",
         "cluster nodes: ADDR, NAME=ADDR or NAME=ADDR,ADDR... ; empty: standalone",
@@ -48,7 +52,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
         DEFAULT_PROPERTIES,
         "properties seeded into a new CIB only (standalone: also stonith-enabled=false)",
     ),
-    "PCMK_START_TIMEOUT": ("60", "seconds corosync may take to become ready"),
+    "PCMK_START_TIMEOUT": (
+        "60",
+        "seconds corosync (remote: pacemaker-remoted) may take to be ready",
+    ),
     "PCMK_STOP_TIMEOUT": ("90", "seconds pacemaker may take to stop (resources move away)"),
     "PCMK_COROSYNC_STOP_TIMEOUT": ("20", "seconds corosync may take to leave after pacemaker"),
     "PCMK_CRYPTO": ("on", "on: knet aes256/sha256 with an authkey (multi-node); off: none"),
@@ -68,6 +75,23 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "PCMK_METRICS": ("off", "on: run ha_cluster_exporter, a Prometheus endpoint"),
     "PCMK_METRICS_ADDRESS": (":9664", "[HOST]:PORT the exporter listens on (empty HOST: all)"),
 }
+ROLES = ("cluster", "remote")
+# Settings that configure corosync, its key, the CIB seed or the exporter: a remote node runs
+# none of these, so setting one there is a mistake worth refusing rather than ignoring.
+CLUSTER_ONLY = (
+    "PCMK_NODE_LIST",
+    "PCMK_TRANSPORT",
+    "PCMK_TOKEN_TIMEOUT",
+    "PCMK_CONSENSUS_TIMEOUT",
+    "PCMK_QUORUM",
+    "PCMK_CLUSTER_PROPERTIES",
+    "PCMK_COROSYNC_STOP_TIMEOUT",
+    "PCMK_CRYPTO",
+    "PCMK_AUTHKEY_FILE",
+    "PCMK_AUTHKEY_PASSPHRASE",
+)
+METRICS_VARS = ("PCMK_METRICS", "PCMK_METRICS_ADDRESS")
+REMOTE_PORT = 3121  # pacemaker-remoted's default; pacemaker's own PCMK_remote_port moves it
 LOG_LEVELS = ("error", "warning", "notice", "info", "debug")
 LOG_FORMATS = ("text", "json")
 
@@ -80,6 +104,7 @@ QUORUM_KEYS = QUORUM_BOOL + QUORUM_INT + ("auto_tie_breaker_node",)
 class Settings:
     """Everything the launcher reads from the environment, validated."""
 
+    role: str = "cluster"
     node_list: str = ""
     cluster_name: str = "docker"
     transport: str = "knet"
@@ -94,6 +119,15 @@ class Settings:
     log_format: str = "text"
     metrics: bool = False
     metrics_address: str = ":9664"
+    remote_port: int = REMOTE_PORT
+
+
+@dataclass(frozen=True)
+class RemoteNode:
+    """PCMK_ROLE=remote: what pacemaker-remoted needs. No nodes, no corosync, no CIB."""
+
+    settings: Settings
+    remote_key: authkey.RemoteKey
 
 
 @dataclass(frozen=True)
@@ -178,7 +212,9 @@ def _unknown_variables(env: Mapping[str, str], problems: Problems) -> None:
         if re.fullmatch(r"PCMK_[A-Z0-9_]+", var) and var not in VARIABLES:
             import difflib  # only on this error path: it is slow to import
 
-            guess = difflib.get_close_matches(var, VARIABLES, n=1)
+            # A truncated name (PCMK_TOKEN) means the longer one, whatever difflib scores.
+            longer = [v for v in VARIABLES if v.startswith(var + "_")]
+            guess = longer[:1] or difflib.get_close_matches(var, VARIABLES, n=1)
             hint = f"did you mean {guess[0]}?" if guess else f"known: {', '.join(VARIABLES)}."
             problems.add(f"{var} is not a variable pcmk_launch knows. Fix: {hint}")
 
@@ -213,6 +249,12 @@ def parse_metrics(env: Mapping[str, str], problems: Problems) -> tuple[bool, str
 def parse_settings(env: Mapping[str, str], problems: Problems) -> Settings:
     """Read and check every scalar setting; node list syntax is checked by build_cluster."""
     _unknown_variables(env, problems)
+    role = env.get("PCMK_ROLE", "cluster")
+    if role not in ROLES:
+        problems.add(
+            f"PCMK_ROLE={show(role)} is unknown. Fix: use cluster (a full node, the default) "
+            "or remote (a Pacemaker Remote node)."
+        )
     name = env.get("PCMK_CLUSTER_NAME", "docker")
     if not CLUSTER_NAME_RE.match(name):
         problems.add(
@@ -245,6 +287,7 @@ def parse_settings(env: Mapping[str, str], problems: Problems) -> Settings:
     }
     metrics, metrics_address = parse_metrics(env, problems)
     return Settings(
+        role=role if role in ROLES else "cluster",
         node_list=env.get("PCMK_NODE_LIST", ""),
         cluster_name=name,
         transport=transport,
@@ -337,13 +380,16 @@ def load(
     conf_dir: str = "/etc/corosync",
     run_dir: str = "/run/pcmk_launch",
     remote_owners: tuple[int, ...] = (0,),
-) -> Cluster:
+) -> Cluster | RemoteNode:
     """Settings, cluster and key in one go; raises ConfigError listing every problem.
 
     The default key_reader finds no key file, so pure callers (tests, previews) either give
-    a fake reader or get the "no authkey" problem for a multi-node list.
+    a fake reader or get the "no authkey" problem for a multi-node list (or a remote node).
+    PCMK_ROLE=remote gives a RemoteNode instead of a Cluster.
     """
     problems = Problems()
+    if env.get("PCMK_ROLE") == "remote":
+        return load_remote(env, key_reader, problems, remote_owners)
     settings = parse_settings(env, problems)
     cluster = build_cluster(settings, interfaces, resolver, problems)
     standalone = not settings.node_list.strip()
@@ -362,3 +408,58 @@ def load(
     problems.raise_if_any()
     assert cluster is not None
     return replace(cluster, crypto=crypto, remote_key=remote_key)
+
+
+def _remote_port(env: Mapping[str, str], problems: Problems) -> int:
+    """pacemaker-remoted's port: pacemaker's own PCMK_remote_port, which the daemon reads
+    from the same environment; the readiness probe must look at the same port."""
+    raw = env.get("PCMK_remote_port", "").strip()
+    if not raw:
+        return REMOTE_PORT
+    if not DIGITS.fullmatch(raw) or not 0 < int(raw) < 65536:
+        problems.add(
+            f"PCMK_remote_port={show(raw)} is not a TCP port from 1 to 65535. "
+            f"Fix: unset it (pacemaker-remoted's default is {REMOTE_PORT}) or set e.g. "
+            f"PCMK_remote_port={REMOTE_PORT}."
+        )
+        return REMOTE_PORT
+    return int(raw)
+
+
+def load_remote(
+    env: Mapping[str, str],
+    key_reader: authkey.KeyReader,
+    problems: Problems,
+    remote_owners: tuple[int, ...] = (0,),
+) -> RemoteNode:
+    """PCMK_ROLE=remote: refuse what only full nodes use, require the Pacemaker Remote key."""
+    for var in CLUSTER_ONLY:
+        if env.get(var, "").strip():
+            problems.add(
+                f"{var} is set, but it only applies to full cluster nodes (corosync, its key "
+                "and the CIB), and PCMK_ROLE=remote runs pacemaker-remoted alone. "
+                f"Fix: unset {var} on this remote node."
+            )
+    for var in METRICS_VARS:
+        value = env.get(var, "").strip()
+        if value and not (var == "PCMK_METRICS" and value == "off"):
+            problems.add(
+                f"{var}={show(value)}: a remote node cannot run the metrics exporter: "
+                "ha_cluster_exporter reads crm_mon and the corosync tools of a full node. "
+                f"Fix: unset {var} here and scrape a full node, whose metrics cover the "
+                "remote nodes too."
+            )
+    # The refused settings are not validated as well: one message for each is enough.
+    rest = {k: v for k, v in env.items() if k not in CLUSTER_ONLY + METRICS_VARS}
+    settings = replace(
+        parse_settings(rest, problems),
+        cluster_properties=(),
+        remote_port=_remote_port(env, problems),
+    )
+    remote_key = authkey.resolve_remote(
+        env, settings.cluster_name, key_reader, problems, required=True, owners=remote_owners
+    )
+    authkey.kdf_of(env, problems)  # resolve_remote leaves a bad PCMK_AUTHKEY_KDF to us
+    problems.raise_if_any()
+    assert remote_key is not None
+    return RemoteNode(settings, remote_key)

@@ -1,4 +1,5 @@
-"""PID 1: run the service plan (services.py: corosync, then pacemakerd); reap everything;
+"""PID 1: run the role's service plan (services.py: corosync, then pacemakerd; or
+pacemaker-remoted alone); reap everything;
 forward signals; stop in reverse order.
 
 One loop, tini style: every event (a signal, a child's exit, a deadline) wakes a single
@@ -46,6 +47,8 @@ class Options:
     log_socket = "/dev/log"  # "" disables the syslog relay
     log_format = "text"
     metrics_address = ""  # "" : no exporter; else [HOST]:PORT for ha_cluster_exporter
+    role = "cluster"  # picks the plan: services.PLANS
+    remote_port = 3121  # remote role: where pacemaker-remoted listens
 
     def __init__(self, **values: object):
         for key, value in values.items():
@@ -118,9 +121,10 @@ class Supervisor:
     ):
         self.opts = opts
         self.clock = clock
-        self.plan = services.cluster_plan(opts) if plan is None else plan
+        self.plan = services.PLANS[opts.role](opts) if plan is None else plan
         self.pids: dict[str, int] = {}  # running services by name
         self.next_start = 0  # index in the plan of the next service to start
+        self.up: set[str] = set()  # services past start-up: ready, or spawned without a probe
         self.stopping_now: Service | None = None  # the service being stopped
         self.delays: dict[str, float] = {}  # RESTART services: next backoff
         self.spawned_at: dict[str, float] = {}
@@ -330,6 +334,7 @@ class Supervisor:
         if not first:
             log(f"restarted {svc.name} (pid {pid})")
         elif svc.ready is None:
+            self.up.add(svc.name)
             note = f"; {svc.started_note}" if svc.started_note else ""
             log(f"started {svc.name} (pid {pid}){note}")
             self.start_next()
@@ -351,7 +356,9 @@ class Supervisor:
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
             self.cancel("start-deadline")
             self.cancel("progress")
-            log(f"{svc.name} is ready ({self.elapsed()} after start)")
+            self.up.add(svc.name)
+            note = f"; {svc.started_note}" if svc.started_note else ""
+            log(f"{svc.name} is ready ({self.elapsed()} after start){note}")
             self.start_next()
             return
         # Backoff keeps the first answer fast and the load of a slow start low.
@@ -390,23 +397,29 @@ class Supervisor:
         )
 
     def reload(self) -> None:
+        steps = [cmd for svc in self.plan if svc.name in self.pids for cmd in svc.reload]
         if self.stopping or not self.all_started():
-            log("SIGHUP ignored: the cluster is not running")
+            log("SIGHUP ignored: the services are not all running")
             return
-        log("SIGHUP: re-rendering corosync.conf, then corosync-cfgtool -R")
-        argv = [sys.executable, "-m", "pcmk_launch", "render"]
-        argv.append(f"--corosync-conf={self.opts.corosync_conf}")
-        self.run_helper(argv, self.on_rendered, quiet=False)
+        if not steps:
+            log("SIGHUP ignored: nothing in this role reloads")
+            return
+        log("SIGHUP: running " + ", then ".join(" ".join(cmd[-2:]) for cmd in steps))
+        self.reload_step(steps)
 
-    def on_rendered(self, status: int) -> None:
-        if status != 0:
-            log(f"reload: config not rewritten ({describe_status(status)}); corosync keeps its own")
-            return
-        self.run_helper(
-            ["corosync-cfgtool", "-R"],
-            lambda st: log(f"reload: corosync-cfgtool -R finished, {describe_status(st)}"),
-            quiet=False,
-        )
+    def reload_step(self, steps: list[list[str]]) -> None:
+        cmd, rest = steps[0], steps[1:]
+
+        def done(status: int) -> None:
+            what = " ".join(cmd[-2:])
+            if status != 0:
+                log(f"reload: {what} failed ({describe_status(status)}); the rest was not run")
+            elif rest:
+                self.reload_step(rest)
+            else:
+                log(f"reload: {what} finished, {describe_status(status)}")
+
+        self.run_helper(cmd, done, quiet=False)
 
     # ---- stopping -----------------------------------------------------------------------
     def request_stop(self, why: str) -> None:
@@ -487,8 +500,8 @@ class Supervisor:
             self.on_fatal_exit(svc, status)
 
     def on_fatal_exit(self, svc: Service, status: int) -> None:
-        index = self.plan.index(svc)
-        during_start = not self.stopping and self.next_start <= index + 1
+        # Not "the next service has not started": the plan's last service never has a next.
+        during_start = not self.stopping and svc.name not in self.up
         if during_start and svc.ready is not None:
             self.fail(
                 svc.start_code,
@@ -513,8 +526,11 @@ def parse_args(argv: list[str]) -> Options:
         key = key.replace("-", "_")
         if key.startswith("_") or not hasattr(Options, key):
             raise SystemExit(f"pcmk_launch.supervisor: unknown option {arg!r}")
-        text_options = ("corosync_conf", "log_socket", "log_format", "metrics_address")
-        values[key] = value if key in text_options else float(value)
+        text_options = ("corosync_conf", "log_socket", "log_format", "metrics_address", "role")
+        if key in text_options:
+            values[key] = value
+        else:
+            values[key] = int(value) if key == "remote_port" else float(value)
     return Options(**values)  # type: ignore[arg-type]
 
 

@@ -1,5 +1,5 @@
 """Drive the real launcher from outside, as PID 1 of a new pid namespace or as a subreaper,
-with fake corosync / pacemakerd / corosync-cfgtool first in PATH."""
+with fake corosync / pacemakerd / corosync-cfgtool / pacemaker-remoted first in PATH."""
 
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ class Launcher:
         self.tmp, self.mode = tmp, mode
         self.bin = tmp / "bin"
         self.bin.mkdir()
-        for name in ("corosync", "pacemakerd", "corosync-cfgtool", "ha_cluster_exporter"):
+        fakes = ("corosync", "pacemakerd", "corosync-cfgtool", "ha_cluster_exporter")
+        for name in (*fakes, "pacemaker-remoted"):
             wrapper = self.bin / name
             wrapper.write_text(
                 "#!/bin/sh\n"

@@ -184,6 +184,7 @@ STRATEGIES = {
     "PCMK_COROSYNC_STOP_TIMEOUT": numbers,
     "PCMK_LOG_LEVEL": choice("error", "warning", "notice", "info", "debug", "err", "DEBUG"),
     "PCMK_LOG_FORMAT": choice("text", "json", "xml", ""),
+    "PCMK_ROLE": choice("cluster", "remote", "", "Remote"),
     "PCMK_CRYPTO": choice("on", "off", "", "yes", "ON"),
     "PCMK_AUTHKEY_FILE": choice(
         "/etc/corosync/authkey",
@@ -304,6 +305,11 @@ def check(env: dict[str, str], tbl, keys=KEYS) -> None:
         assert err.problems and all(isinstance(p, str) and p for p in err.problems)
         for problem in err.problems:
             assert "\n" not in problem, f"a raw newline in a problem: {problem!r}"
+        return
+    if isinstance(cluster, pcmk_settings.RemoteNode):
+        event("accepted: remote")
+        assert env.get("PCMK_ROLE") == "remote" and cluster.remote_key is not None
+        assert not any(env.get(v, "").strip() for v in pcmk_settings.CLUSTER_ONLY)
         return
     event("accepted: standalone" if cluster.standalone else f"accepted: {len(cluster.nodes)} nodes")
     check_accepted(env, cluster, tbl, keys)

@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
-"""Fake corosync / pacemakerd / corosync-cfgtool / ha_cluster_exporter for supervisor tests
-(never the real ones).
+"""Fake corosync / pacemakerd / corosync-cfgtool / ha_cluster_exporter / pacemaker-remoted
+for supervisor tests (never the real ones).
+
+The fake pacemaker-remoted listens on 127.0.0.1 at PCMK_remote_port (the variable the real
+one reads) once FAKE_PACEMAKER_REMOTED_READY_AFTER has passed ("never": it never listens),
+and names itself like the real one in /proc/PID/comm so `pcmk-launch health` finds it.
 
 Run by a small sh wrapper under each name in a directory put first in PATH: the wrapper
 records its signal mask and ignored set (FAKE_SIGNALS) before Python changes its own.
@@ -8,8 +12,10 @@ Behaviour comes from FAKE_* variables, and every event is appended to $FAKE_LOG 
 "<time> <name> <event>".
 """
 
+import ctypes
 import os
 import signal
+import socket
 import sys
 import time
 
@@ -70,6 +76,17 @@ def daemon() -> None:
         time.sleep(float(ready_after))
         open(READY, "w").close()
         event("ready")
+    if NAME == "pacemaker-remoted":
+        name = b"pacemaker-remot"  # comm keeps 15 bytes, as for the real daemon
+        ctypes.CDLL(None).prctl(15, ctypes.c_char_p(name), 0, 0, 0)  # PR_SET_NAME
+        if ready_after != "never":
+            time.sleep(float(ready_after))
+            listener = socket.socket()
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            port = int(os.environ.get("PCMK_remote_port", "3121"))  # noqa: SIM112 pacemaker's
+            listener.bind(("127.0.0.1", port))
+            listener.listen()
+            event(f"listening port={listener.getsockname()[1]}")
     if opt("ORPHANS"):
         orphan_storm(int(opt("ORPHANS")), float(opt("ORPHAN_LIFE", "0.5")))
         event("orphans forked")
