@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -99,7 +100,40 @@ def render_markdown(
     for v in violations:
         lines.append(f"- seed {v['seed']} step {v['step']} ({v['kind']}): {v['what']}")
     if meta.get("dup_vip"):
-        lines += ["", "## Duplicate VIP after kept-address power cuts (fencing off)", ""]
+        lines += ["", "## Duplicate VIP after unclean losses (fencing off)", ""]
         for d in meta["dup_vip"]:
             lines.append(f"- step {d['step']}: {d['seconds']:.1f} s")
     return "\n".join(lines) + "\n"
+
+
+def junit_xml(
+    meta: Mapping[str, Any],
+    records: list[dict],
+    violations: list[dict],
+    skipped: str | None = None,
+) -> str:
+    """The run as JUnit XML, for `make test`'s per-level counts (tests/levels.py): one case
+    for the setup and one per fault step, failed when a violation names its step; or one
+    skipped case (``skipped``: why the run could not happen)."""
+    suite = ET.Element("testsuite", name="soak")
+    name = f"seed{meta.get('seed')}"
+
+    def case(test: str) -> ET.Element:
+        return ET.SubElement(suite, "testcase", classname=f"soak.{name}", name=test)
+
+    if skipped is not None:
+        ET.SubElement(case("run"), "skipped", message=skipped)
+    else:
+        kinds = {-1: "setup"} | {r["step"]: r["kind"] for r in records}
+        kinds |= {v["step"]: v["kind"] for v in violations if v["step"] not in kinds}
+        for step in sorted(kinds):
+            c = case("setup" if step == -1 else f"step {step} {kinds[step]}")
+            found = [v["what"] for v in violations if v["step"] == step]
+            if found:
+                ET.SubElement(c, "failure", message=found[0]).text = "\n".join(found)
+    failures = sum(1 for c in suite if c.find("failure") is not None)
+    skips = sum(1 for c in suite if c.find("skipped") is not None)
+    suite.attrib.update(tests=str(len(suite)), failures=str(failures), skipped=str(skips))
+    root = ET.Element("testsuites")
+    root.append(suite)
+    return ET.tostring(root, encoding="unicode") + "\n"

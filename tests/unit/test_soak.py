@@ -104,3 +104,26 @@ def test_summary_and_markdown():
     md = judge.render_markdown(meta, s, v)
     assert "| restart | 2 | 4.0 | 6.0 | 6.0 |" in md
     assert "seed 1 step 2 (standby): did not converge" in md
+
+
+def test_junit_counts_steps_and_violations(tmp_path):
+    from tests.levels import counts
+
+    recs = [{"step": 0, "kind": "restart", "converge_s": 4.0}]
+    v = [
+        {"seed": 1, "step": 1, "kind": "standby", "what": "not converged"},
+        {"seed": 1, "step": 1, "kind": "standby", "what": "zombies"},
+    ]
+    junit = tmp_path / "soak.xml"
+    junit.write_text(judge.junit_xml({"seed": 1}, recs, v))
+    # setup and step 0 passed; step 1 (a violation, no record: the run ended there) failed
+    assert counts(junit) == {"passed": 2, "failed": 1, "skipped": 0, "xfailed": 0}
+    junit.write_text(judge.junit_xml({"seed": 1}, [], [], skipped="not root"))
+    assert counts(junit) == {"passed": 0, "failed": 0, "skipped": 1, "xfailed": 0}
+
+
+def test_unclean_losses_heading():
+    meta = {"seed": 1, "seconds": 60, "nodes": 5, "fencing": "off", "bound": 90, "steps": 1}
+    md = judge.render_markdown(meta | {"dup_vip": [{"step": 0, "seconds": 9.5}]}, {}, [])
+    assert "## Duplicate VIP after unclean losses (fencing off)" in md
+    assert "- step 0: 9.5 s" in md
