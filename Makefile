@@ -24,7 +24,7 @@ help:
 	@echo "make test        installs what it needs (root, Debian), runs every level, sums up"
 	@echo "make unit | supervisor | cluster | agents | image-test   one test level"
 	@echo "make bench       formation, failover, stop, footprint figures -> docs/benchmarks.md"
-	@echo "make soak        seeded random faults on 5 nodes (SOAK_SECONDS, SOAK_SEED) -> docs/soak.md"
+	@echo "make soak        seeded random faults on 5 nodes (SOAK_SECONDS, SOAK_SEED, SOAK_FENCING=off|ipmi)"
 	@echo "make lint | format | bench-quick | soak-quick | image | export | demo-down | clean"
 
 $(PYTHON):
@@ -91,18 +91,23 @@ bench-quick: $(PYTHON)
 
 # Seeded random faults on 5 namespace nodes (tests/soak): faults by type, convergence times
 # and violations -> docs/soak.md and build/soak.json. Replay a run with its SOAK_SEED.
+# SOAK_FENCING=ipmi: fence_ipmilan against one ipmi_sim BMC per node; duplicates of the VIP
+# then fail the run (off: they are measured).
 SOAK_SECONDS ?= 600
 SOAK_SEED ?= 1
+SOAK_FENCING ?= off
+SOAK_DEPS = cluster $(if $(filter ipmi,$(SOAK_FENCING)),soak)
 soak: $(PYTHON)
-	$(HOST_DEPS) cluster
-	$(PYTHON) -m tests.soak.run --seconds $(SOAK_SECONDS) --seed $(SOAK_SEED)
+	$(HOST_DEPS) $(SOAK_DEPS)
+	$(PYTHON) -m tests.soak.run --seconds $(SOAK_SECONDS) --seed $(SOAK_SEED) \
+		--fencing $(SOAK_FENCING)
 
 # A short run (2-3 minutes, part of `make test`: setup and each fault step count as one test,
 # failed by any violation); its report stays in build/.
 soak-quick: $(PYTHON)
-	$(HOST_DEPS) cluster
+	$(HOST_DEPS) $(SOAK_DEPS)
 	$(PYTHON) -m tests.soak.run --seconds 120 --seed $(SOAK_SEED) $(SOAK_JUNIT) \
-		--json build/soak-quick.json --md build/soak-quick.md
+		--fencing $(SOAK_FENCING) --json build/soak-quick.json --md build/soak-quick.md
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
