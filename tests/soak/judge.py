@@ -130,7 +130,10 @@ def render_markdown(
         lines.append("Seconds from the start of the fault to the BMC's power-off.")
         lines.append("")
         for e in offs:
-            lines.append(f"- step {e['step']} ({e['kind']}): {e['node']} after {e['after_s']} s")
+            vip = ", it still held the VIP" if e.get("had_vip") else ""
+            lines.append(
+                f"- step {e['step']} ({e['kind']}): {e['node']} after {e['after_s']} s{vip}"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -220,7 +220,7 @@ class Soak:
         threading.Thread(target=act, args=(node,), daemon=True).start()
         return "ok"
 
-    def _fence_event(self, node: str, what: str) -> None:
+    def _fence_event(self, node: str, what: str, had_vip: bool = False) -> None:
         step = self.step
         ev = {
             "step": step.step if step else -1,
@@ -228,10 +228,12 @@ class Soak:
             "node": node,
             "what": what,
             "after_s": round(time.monotonic() - self._step_t0, 1),
+            "had_vip": had_vip,
         }
         with self._lock:
             self.fence_events.append(ev)
-        print(f"  BMC: {node} powered {what} {ev['after_s']}s into the step", flush=True)
+        vip = " (it still held the VIP)" if had_vip else ""
+        print(f"  BMC: {node} powered {what} {ev['after_s']}s into the step{vip}", flush=True)
 
     def _power_off(self, node: str) -> None:
         h = self.net.host(node)
@@ -240,11 +242,12 @@ class Soak:
                 h.kill()
                 # What a reboot loses: every address but the static one (the VIP first).
                 out = h.ip("-o", "-4", "addr", "show", "dev", "eth0").stdout
-                for cidr in re.findall(r"inet (\S+)", out):
+                cidrs = re.findall(r"inet (\S+)", out)
+                for cidr in cidrs:
                     if cidr.split("/")[0] != h.address:
                         h.ip("addr", "del", cidr, "dev", "eth0", check=False)
                 self.powered[node] = False
-            self._fence_event(node, "off")
+            self._fence_event(node, "off", any(c.startswith(VIP + "/") for c in cidrs))
         except Exception as e:
             self.violation(f"BMC power off of {node} failed: {type(e).__name__}: {e}")
         finally:
