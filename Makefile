@@ -6,10 +6,11 @@ RUFF    ?= $(VENV)/bin/ruff
 PYTEST_FLAGS ?= -q -ra
 # tests/levels.py sets JUNIT_DIR to count each level's results for its summary.
 PYTEST_JUNIT = $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/$@.xml)
+SOAK_JUNIT = $(if $(JUNIT_DIR),--junit $(JUNIT_DIR)/$@.xml)
 # Debian's python3, so that tests run on the Python the image runs; any python3 elsewhere.
 HOST_PYTHON ?= $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
 HOST_DEPS := deps/host-deps.sh
-LEVELS := lint unit supervisor cluster agents image-test image-test-bookworm bench-quick
+LEVELS := lint unit supervisor cluster agents image-test image-test-bookworm bench-quick soak-quick
 # Tests find hadolint, shellcheck & co. from the venv.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
@@ -24,7 +25,7 @@ help:
 	@echo "make test        installs what it needs (root, Debian), runs every level, sums up"
 	@echo "make unit | supervisor | cluster | agents | image-test | image-test-bookworm   one level"
 	@echo "make bench       formation, failover, stop, footprint figures -> docs/benchmarks.md"
-	@echo "make soak        seeded random faults on 5 nodes (SOAK_SECONDS, SOAK_SEED) -> docs/soak.md"
+	@echo "make soak        seeded random faults on 5 nodes (SOAK_SECONDS, SOAK_SEED, SOAK_FENCING=off|ipmi)"
 	@echo "make lint | format | bench-quick | soak-quick | image | export | demo-down | clean"
 
 $(PYTHON):
@@ -101,17 +102,23 @@ bench-quick: $(PYTHON)
 
 # Seeded random faults on 5 namespace nodes (tests/soak): faults by type, convergence times
 # and violations -> docs/soak.md and build/soak.json. Replay a run with its SOAK_SEED.
+# SOAK_FENCING=ipmi: fence_ipmilan against one ipmi_sim BMC per node; duplicates of the VIP
+# then fail the run (off: they are measured).
 SOAK_SECONDS ?= 600
 SOAK_SEED ?= 1
+SOAK_FENCING ?= off
+SOAK_DEPS = cluster $(if $(filter ipmi,$(SOAK_FENCING)),soak)
 soak: $(PYTHON)
-	$(HOST_DEPS) cluster
-	$(PYTHON) -m tests.soak.run --seconds $(SOAK_SECONDS) --seed $(SOAK_SEED)
+	$(HOST_DEPS) $(SOAK_DEPS)
+	$(PYTHON) -m tests.soak.run --seconds $(SOAK_SECONDS) --seed $(SOAK_SEED) \
+		--fencing $(SOAK_FENCING)
 
-# A short run (~2-3 minutes) that keeps the soak runner working; its report stays in build/.
+# A short run (2-3 minutes, part of `make test`: setup and each fault step count as one test,
+# failed by any violation); its report stays in build/.
 soak-quick: $(PYTHON)
-	$(HOST_DEPS) cluster
-	$(PYTHON) -m tests.soak.run --seconds 90 --seed $(SOAK_SEED) \
-		--json build/soak-quick.json --md build/soak-quick.md
+	$(HOST_DEPS) $(SOAK_DEPS)
+	$(PYTHON) -m tests.soak.run --seconds 120 --seed $(SOAK_SEED) $(SOAK_JUNIT) \
+		--fencing $(SOAK_FENCING) --json build/soak-quick.json --md build/soak-quick.md
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .hypothesis

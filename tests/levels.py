@@ -1,10 +1,12 @@
 """`make test`'s driver: run each level (`make LEVEL`), then one summary of them all.
 
-    python -m tests.levels lint unit supervisor cluster agents image-test bench-quick
+    python -m tests.levels lint unit supervisor cluster agents image-test image-test-bookworm \
+        bench-quick soak-quick
 
 Every level runs even when an earlier one failed, so one run shows everything that is broken.
-Pytest levels are counted from their JUnit XML (JUNIT_DIR, which the Makefile passes to
-pytest); the others (lint, bench-quick) count as one check each. Exit 0 only when no level
+Pytest levels and soak-quick (one case per fault step) are counted from their JUnit XML
+(JUNIT_DIR, which the Makefile passes to them); the others (lint, bench-quick) count as one
+check each. Exit 0 only when no level
 failed. The last line is the total, as `total: N passed, N failed, N skipped`.
 """
 

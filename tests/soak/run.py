@@ -1,14 +1,19 @@
 """Soak runner: a seeded random fault sequence against 5 real nodes under the launcher.
 
-    python -m tests.soak.run --seconds 600 --seed 1 [--json build/soak.json --md docs/soak.md]
+    python -m tests.soak.run --seconds 600 --seed 1 [--fencing off|ipmi]
+        [--json build/soak.json --md docs/soak.md --junit build/soak.xml]
 
 Imperative shell around tests/soak/schedule.py (what to do) and tests/soak/judge.py (what
 is wrong). Needs root, corosync, pacemaker, pcs and resource-agents (tests/harness).
 Every violation is printed with seed and step; exit 1 when there was any.
 
-Fencing is off (stonith-enabled=false). The kept-address power cut and a SIGKILLed corosync
-are then expected to leave the VIP on two hosts: measured (seconds until one holder is
-left), not failed (DUP_VIP_EXPECTED).
+--fencing off (stonith-enabled=false): the kept-address power cut and a SIGKILLed corosync
+(unclean losses) are expected to leave the VIP on two hosts: measured (seconds until one
+holder is left), not failed (judge.dup_vip_tolerated).
+
+--fencing ipmi: fence_ipmilan against one ipmi_sim BMC per node (tests/soak/bmc.py), whose
+power off kills the host and drops its addresses. Two VIP holders are then a violation,
+except while one of them is being powered off (the fence time).
 """
 
 from __future__ import annotations
@@ -17,17 +22,22 @@ import argparse
 import contextlib
 import json
 import os
+import re
+import shutil
 import signal
 import sys
 import threading
 import time
+import unittest
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from tests.harness import hosts
 from tests.harness.cluster import LAUNCHER_ARGV, cluster_state, launcher_env
 from tests.harness.hosts import Host, Network, wait_for
+from tests.hostdeps import install_hint
 from tests.soak import judge
+from tests.soak.bmc import Bmcs
 from tests.soak.schedule import Fault, schedule
 
 N_NODES = 5
@@ -38,20 +48,17 @@ CLIENT_ADDR = "192.0.2.60"
 TOKEN_S = 3.0 + 0.65 * (N_NODES - 2)
 SETTLE_S = TOKEN_S + 1.2 * TOKEN_S + 3.0
 CONVERGE_BOUND_S = 120.0
-# With fencing off, faults that lose a node uncleanly while its addresses stay (as on a
-# --net=host NIC) duplicate the VIP until the node rejoins and pacemaker's probe finds it
-# active twice: measured (seconds), not failed. SIGKILLed corosync is one of them: the
-# launcher exits as designed, and without corosync pacemaker cannot stop the VIP.
-DUP_VIP_EXPECTED = frozenset({"power_cut_keep", "kill_corosync"})
+FENCING = ("off", "ipmi")
 STOP_TIMEOUT_S = 150.0
 # Each clone id as parse_crm_mon lists it -> on how many nodes it must run when all are up.
 EXPECT = {"vip": 1, "dummy": N_NODES, "stateful": N_NODES}
 
 
 class Soak:
-    def __init__(self, seed: int, seconds: float):
+    def __init__(self, seed: int, seconds: float, fencing: str = "off"):
         self.seed = seed
         self.seconds = seconds
+        self.fencing = fencing
         self.violations: list[dict] = []
         self.records: list[dict] = []
         self.dup_vip: list[dict] = []
@@ -66,6 +73,15 @@ class Soak:
         self._dup_since: float | None = None
         self._watch_stop = threading.Event()
         self._lock = threading.Lock()
+        # The BMCs' view (fencing ipmi): power per node, power-offs under way, what they did.
+        self.powered = {h.name: True for h in self.nodes}
+        self.being_fenced: set[str] = set()
+        self.fence_events: list[dict] = []
+        self.cut_carrier: set[str] = set()
+        self._life = {h.name: threading.RLock() for h in self.nodes}  # start/kill of one host
+        self._closing = False
+        self._step_t0 = time.monotonic()
+        self.bmcs: Bmcs | None = None
 
     # ---- reporting -------------------------------------------------------------------
 
@@ -96,9 +112,15 @@ class Soak:
         """Continuously (every 0.5 s): never two VIP holders on the switch."""
         reported = None
         while not self._watch_stop.wait(0.5):
-            problem = judge.vip_holders_problem(self.holders(), self.partition())
+            holders = self.holders()
+            problem = judge.vip_holders_problem(holders, self.partition())
             step = self.step
-            expected = step is not None and step.kind in DUP_VIP_EXPECTED
+            expected = judge.dup_vip_tolerated(
+                step.kind if step else None,
+                self.fencing,
+                {n for n, has in holders.items() if has},
+                set(self.being_fenced),
+            )
             if problem and expected:
                 if self._dup_since is None:
                     self._dup_since = time.monotonic()
@@ -170,8 +192,82 @@ class Soak:
     # ---- actions ----------------------------------------------------------------------
 
     def start(self, h: Host) -> None:
-        h.start(LAUNCHER_ARGV, self.env)
-        self.down.discard(h.name)
+        """Start the launcher, unless it runs already (a BMC power-on may have started it)
+        or the BMC holds the host powered off (its power-on will)."""
+        with self._life[h.name]:
+            self.down.discard(h.name)
+            if not h.running and self.powered[h.name] and not self._closing:
+                h.start(LAUNCHER_ARGV, self.env)
+
+    def kill(self, h: Host) -> None:
+        with self._life[h.name]:
+            h.kill()
+
+    # ---- the BMCs' power (fencing ipmi; tests/soak/bmc.py calls these) ------------------
+
+    def power(self, op: str, node: str) -> str:
+        """A BMC's chassis power request. Off and on answer at once and act in a thread, as
+        a real BMC does: fence_ipmilan then polls the status until it changes."""
+        if node not in self.powered:
+            return f"unknown node {node}"
+        if op == "status":
+            return "1" if self.powered[node] else "0"
+        if op not in ("on", "off"):
+            return f"unknown operation {op}"
+        if op == "off":
+            self.being_fenced.add(node)
+        act = self._power_off if op == "off" else self._power_on
+        threading.Thread(target=act, args=(node,), daemon=True).start()
+        return "ok"
+
+    def _fence_event(self, node: str, what: str, had_vip: bool = False) -> None:
+        step = self.step
+        ev = {
+            "step": step.step if step else -1,
+            "kind": step.kind if step else "setup",
+            "node": node,
+            "what": what,
+            "after_s": round(time.monotonic() - self._step_t0, 1),
+            "had_vip": had_vip,
+        }
+        with self._lock:
+            self.fence_events.append(ev)
+        vip = " (it still held the VIP)" if had_vip else ""
+        print(f"  BMC: {node} powered {what} {ev['after_s']}s into the step{vip}", flush=True)
+
+    def _power_off(self, node: str) -> None:
+        h = self.net.host(node)
+        try:
+            with self._life[node]:
+                h.kill()
+                # What a reboot loses: every address but the static one (the VIP first).
+                out = h.ip("-o", "-4", "addr", "show", "dev", "eth0").stdout
+                cidrs = re.findall(r"inet (\S+)", out)
+                for cidr in cidrs:
+                    if cidr.split("/")[0] != h.address:
+                        h.ip("addr", "del", cidr, "dev", "eth0", check=False)
+                self.powered[node] = False
+            self._fence_event(node, "off", any(c.startswith(VIP + "/") for c in cidrs))
+        except Exception as e:
+            self.violation(f"BMC power off of {node} failed: {type(e).__name__}: {e}")
+        finally:
+            self.being_fenced.discard(node)
+
+    def _power_on(self, node: str) -> None:
+        h = self.net.host(node)
+        try:
+            with self._life[node]:
+                self.powered[node] = True
+                # A booting machine brings its own interface up again (a cable stays pulled).
+                if "state DOWN" in h.ip("-o", "link", "show", "dev", "eth0").stdout and (
+                    node not in self.cut_carrier
+                ):
+                    h.ip("link", "set", "eth0", "up")
+                    self.cut.discard(node)
+                self.start(h)
+            self._fence_event(node, "on")
+        except Exception as e:
+            self.violation(f"BMC power on of {node} failed: {type(e).__name__}: {e}")
 
     def stop(self, h: Host) -> None:
         """Graceful stop: SIGTERM the launcher; it must exit 0 without any SIGKILL."""
@@ -199,7 +295,10 @@ class Soak:
         """No zombie that stays a zombie for a second (the launcher reaps orphans)."""
 
         def zombies(h: Host) -> set[str]:
-            res = h.run(["ps", "-eo", "pid=,stat=,comm="], check=False, timeout=10).stdout
+            try:
+                res = h.run(["ps", "-eo", "pid=,stat=,comm="], check=False, timeout=10).stdout
+            except Exception:  # powered off by its BMC meanwhile
+                return set()
             return {
                 line.split()[0] + " " + line.split()[-1]
                 for line in res.splitlines()
@@ -216,7 +315,10 @@ class Soak:
                     self.violation(f"{h.name} zombies: {sorted(left)}")
 
     def pidof(self, h: Host, name: str) -> list[int]:
-        res = h.run(["pidof", name], check=False, timeout=10)
+        try:
+            res = h.run(["pidof", name], check=False, timeout=10)
+        except Exception:  # powered off by its BMC meanwhile
+            return []
         return [int(p) for p in res.stdout.split()]
 
     def admin(self) -> Host:
@@ -245,6 +347,9 @@ class Soak:
 
     def check_counter(self) -> None:
         for h in self.nodes:
+            if not h.running:
+                self.violation(f"{h.name} not running when the soak-counter is read back")
+                continue
             res = h.run(
                 [
                     "crm_attribute",
@@ -264,7 +369,7 @@ class Soak:
     def restart_policy(self) -> None:
         """A node whose launcher exited by itself is started again (restart: always)."""
         for h in self.nodes:
-            if not h.running and h.name not in self.down:
+            if not h.running and h.name not in self.down and self.powered[h.name]:
                 rc = h.returncode
                 print(f"  {h.name} launcher exited {rc}; restart policy starts it", flush=True)
                 self.start(h)
@@ -275,9 +380,10 @@ class Soak:
         p = f.params
         if f.kind in ("power_cut_keep", "power_cut_drop"):
             if f.kind == "power_cut_keep":
-                h.kill()
+                self.kill(h)
             else:
-                h.power_cut()
+                with self._life[h.name]:
+                    h.power_cut()
             self.check_no_strays(h)
             self.down.add(h.name)
             time.sleep(p["down"])
@@ -295,6 +401,7 @@ class Soak:
             for x in hs:
                 if f.kind == "partition_carrier":
                     x.link_down()
+                    self.cut_carrier.add(x.name)
                 else:
                     x.ip("link", "set", "eth0", "down")
                 self.cut.add(x.name)
@@ -302,6 +409,7 @@ class Soak:
             for x in hs:
                 if f.kind == "partition_carrier":
                     x.link_up()
+                    self.cut_carrier.discard(x.name)
                 else:
                     x.ip("link", "set", "eth0", "up")
                 self.cut.discard(x.name)
@@ -347,7 +455,10 @@ class Soak:
             120,
             "5 nodes online",
         )
-        a.run(["pcs", "property", "set", "stonith-enabled=false"], timeout=60)
+        if self.fencing == "ipmi":
+            self.setup_fencing(a)
+        else:
+            a.run(["pcs", "property", "set", "stonith-enabled=false"], timeout=60)
         a.run(
             [
                 "pcs",
@@ -387,6 +498,20 @@ class Soak:
             raise RuntimeError("the cluster never converged at setup")
         print(f"setup converged after {t:.1f}s", flush=True)
 
+    def setup_fencing(self, a: Host) -> None:
+        """One ipmi_sim per node and one fence_ipmilan device per node, then stonith on."""
+        self.bmcs = Bmcs(self.net, self.nodes, self.power)
+        self.bmcs.wait_ready(a)
+        for h in self.nodes:
+            res = a.run(
+                ["pcs", "stonith", "create", f"fence-{h.name}", "fence_ipmilan",
+                 *self.bmcs.stonith_params(h.name), "op", "monitor", "interval=60s"],
+                check=False, timeout=60,
+            )  # fmt: skip
+            if res.returncode != 0:  # not HostCommandError: its text would show the password
+                raise RuntimeError(f"pcs stonith create fence-{h.name}: {res.stderr.strip()}")
+        a.run(["pcs", "property", "set", "stonith-enabled=true"], timeout=60)
+
     def run(self) -> int:
         watcher = threading.Thread(target=self._watch, daemon=True)
         t_start = time.monotonic()
@@ -400,13 +525,17 @@ class Soak:
                 self.step = f
                 print(f"{time.strftime('%H:%M:%S')} {f.describe()}", flush=True)
                 self.bump_counter()
-                t0 = time.monotonic()
+                t0 = self._step_t0 = time.monotonic()
                 self.apply(f)
                 time.sleep(SETTLE_S)
                 self.restart_policy()
                 took = self.converge(t0)
                 fails = self.raw_failures(self.nodes[0])
                 explained = f.kind in ("resource_fail", "kill_subdaemon", "power_cut_keep")
+                if self.fencing != "off" and any(
+                    e["step"] == f.step and e["what"] == "off" for e in self.fence_events
+                ):
+                    explained = True  # a fenced node's resources were lost with it
                 if fails and not explained:
                     self.violation(f"failed actions: {'; '.join(fails)}")
                 if fails:
@@ -421,12 +550,37 @@ class Soak:
             self._watch_stop.set()
             with contextlib.suppress(RuntimeError):
                 watcher.join(5)
+            self._closing = True  # a BMC power-on from now on starts nothing
             for h in self.nodes:
                 if h.running:
                     self.stop(h)
             self.elapsed = time.monotonic() - t_start
+            if self.bmcs is not None:
+                self.bmcs.close()
             hosts.teardown_all([self.net])
         return 1 if self.violations else 0
+
+
+def require_ipmi() -> None:
+    """fence_ipmilan, its ipmitool and ipmi_sim are there; else skip (CI=true: fail), as
+    hosts.require_root does."""
+    missing = [c for c in ("fence_ipmilan", "ipmitool", "ipmi_sim") if not shutil.which(c)]
+    if not missing:
+        return
+    msg = f"--fencing ipmi needs {', '.join(missing)}; {install_hint(missing)}"
+    if os.environ.get("CI", "").lower() == "true":
+        raise RuntimeError(msg + " (CI=true: refusing to skip)")
+    raise unittest.SkipTest(msg)
+
+
+def write(path: str | None, text: str) -> None:
+    """Replace ``path`` whole (a reader never sees half a report); None: not asked for."""
+    if path is None:
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(path + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -435,43 +589,49 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=int(os.environ.get("SOAK_SEED", 1)))
     ap.add_argument("--json", default="build/soak.json")
     ap.add_argument("--md", default="docs/soak.md")
+    ap.add_argument("--junit", help="also write the run as JUnit XML (make test counts it)")
+    ap.add_argument("--fencing", default=os.environ.get("SOAK_FENCING", "off"))
     a = ap.parse_args(argv)
-    hosts.require_root()
+    if a.fencing not in FENCING:
+        print(
+            f"soak: SOAK_FENCING (--fencing) is {a.fencing!r}: must be one of"
+            f" {', '.join(FENCING)}; e.g. make soak SOAK_FENCING=ipmi",
+            file=sys.stderr,
+        )
+        return 2
+    meta: dict = {"seed": a.seed, "fencing": a.fencing}
+    try:
+        hosts.require_root()
+        if a.fencing == "ipmi":
+            require_ipmi()
+    except unittest.SkipTest as e:  # not CI: skip, saying what is missing
+        print(f"soak: skipped: {e}", flush=True)
+        write(a.junit, judge.junit_xml(meta, [], [], skipped=str(e)))
+        return 0
+    except RuntimeError as e:  # CI=true: a missing prerequisite fails
+        print(f"soak: {e}", file=sys.stderr, flush=True)
+        v = [{"seed": a.seed, "step": -1, "kind": "setup", "what": str(e)}]
+        write(a.junit, judge.junit_xml(meta, [], v))
+        return 1
     hosts.cleanup_stale_sessions()
-    soak = Soak(a.seed, a.seconds)
+    soak = Soak(a.seed, a.seconds, a.fencing)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rc = soak.run()
     summary = judge.summarize(soak.records)
-    meta = {
-        "seed": a.seed,
+    meta |= {
         "seconds": soak.elapsed,
         "nodes": N_NODES,
-        "fencing": "off",
         "bound": CONVERGE_BOUND_S,
         "steps": len(soak.records),
         "dup_vip": soak.dup_vip,
+        "fence_events": soak.fence_events,
     }
     md = judge.render_markdown(meta, summary, soak.violations)
     print(md)
-    for path, text in (
-        (
-            a.json,
-            json.dumps(
-                {
-                    **meta,
-                    "summary": summary,
-                    "records": soak.records,
-                    "violations": soak.violations,
-                },
-                indent=1,
-            ),
-        ),
-        (a.md, md),
-    ):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(path + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+    report = {**meta, "summary": summary, "records": soak.records, "violations": soak.violations}
+    write(a.json, json.dumps(report, indent=1))
+    write(a.md, md)
+    write(a.junit, judge.junit_xml(meta, soak.records, soak.violations))
     return rc
 
 

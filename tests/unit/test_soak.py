@@ -104,3 +104,88 @@ def test_summary_and_markdown():
     md = judge.render_markdown(meta, s, v)
     assert "| restart | 2 | 4.0 | 6.0 | 6.0 |" in md
     assert "seed 1 step 2 (standby): did not converge" in md
+
+
+def test_junit_counts_steps_and_violations(tmp_path):
+    from tests.levels import counts
+
+    recs = [{"step": 0, "kind": "restart", "converge_s": 4.0}]
+    v = [
+        {"seed": 1, "step": 1, "kind": "standby", "what": "not converged"},
+        {"seed": 1, "step": 1, "kind": "standby", "what": "zombies"},
+    ]
+    junit = tmp_path / "soak.xml"
+    junit.write_text(judge.junit_xml({"seed": 1}, recs, v))
+    # setup and step 0 passed; step 1 (a violation, no record: the run ended there) failed
+    assert counts(junit) == {"passed": 2, "failed": 1, "skipped": 0, "xfailed": 0}
+    junit.write_text(judge.junit_xml({"seed": 1}, [], [], skipped="not root"))
+    assert counts(junit) == {"passed": 0, "failed": 0, "skipped": 1, "xfailed": 0}
+
+
+def test_unclean_losses_heading():
+    meta = {"seed": 1, "seconds": 60, "nodes": 5, "fencing": "off", "bound": 90, "steps": 1}
+    md = judge.render_markdown(meta | {"dup_vip": [{"step": 0, "seconds": 9.5}]}, {}, [])
+    assert "## Duplicate VIP after unclean losses (fencing off)" in md
+    assert "- step 0: 9.5 s" in md
+
+
+def test_dup_vip_tolerated():
+    # fencing off: during an unclean loss only
+    assert judge.dup_vip_tolerated("power_cut_keep", "off", {"node1", "node2"}, set())
+    assert judge.dup_vip_tolerated("kill_corosync", "off", {"node1", "node2"}, set())
+    assert not judge.dup_vip_tolerated("restart", "off", {"node1", "node2"}, set())
+    # fencing on: only while a holder is being powered off
+    assert not judge.dup_vip_tolerated("power_cut_keep", "ipmi", {"node1", "node2"}, set())
+    assert not judge.dup_vip_tolerated("power_cut_keep", "ipmi", {"node1", "node2"}, {"node3"})
+    assert judge.dup_vip_tolerated("power_cut_keep", "ipmi", {"node1", "node2"}, {"node2"})
+
+
+def test_fencing_report():
+    meta = {"seed": 24, "seconds": 60, "nodes": 5, "fencing": "ipmi", "bound": 90, "steps": 1}
+    ev = [
+        {"step": 0, "kind": "power_cut_keep", "node": "node5", "what": "off", "after_s": 11.2},
+        {"step": 0, "kind": "power_cut_keep", "node": "node5", "what": "on", "after_s": 13.5},
+    ]
+    md = judge.render_markdown(meta | {"fence_events": ev}, {}, [])
+    assert "## Fencing (ipmi): 1 power-offs" in md
+    assert "- step 0 (power_cut_keep): node5 after 11.2 s" in md
+
+
+def test_lan_conf_and_stonith_params():
+    from tests.soak import bmc
+
+    conf = bmc.lan_conf("bmc-node1", "192.0.2.231", "/x/chassis_control.py /s node1", "pw")
+    assert "addr 192.0.2.231 623" in conf
+    assert 'chassis_control "/x/chassis_control.py /s node1"' in conf
+    assert 'user 2 true "admin" "pw" admin 10 md5' in conf
+    params = bmc.stonith_params("192.0.2.231", "pw", "node1")
+    assert {"ip=192.0.2.231", "lanplus=1", "cipher=3", "pcmk_host_list=node1"} <= set(params)
+
+
+def test_chassis_control_forwards_to_the_runner(tmp_path, capsys):
+    import socketserver
+    import threading
+
+    from tests.soak import chassis_control
+
+    asked = []
+
+    class H(socketserver.StreamRequestHandler):
+        def handle(self):
+            line = self.rfile.readline().decode().strip()
+            asked.append(line)
+            self.wfile.write(b"1\n" if line.startswith("status") else b"ok\n")
+
+    sock = str(tmp_path / "p.sock")
+    srv = socketserver.UnixStreamServer(sock, H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        assert chassis_control.main([sock, "node2", "get", "power"]) == 0
+        assert capsys.readouterr().out == "power:1\n"
+        assert chassis_control.main([sock, "node2", "set", "power", "0"]) == 0
+        assert chassis_control.main([sock, "node2", "set", "power", "1"]) == 0
+        assert chassis_control.main([sock, "node2", "set", "reset", "1"]) == 1
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert asked == ["status node2", "off node2", "on node2"]
