@@ -98,7 +98,8 @@ RUN chmod 0755 /usr/lib/ocf/resource.d/pcmk-docker/cloud-vip \
     && python3 -c 'import boto3'
 
 ENV LANG=C.UTF-8 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    PCMK_ROLE=${ROLE}
 
 # Cluster state (CIB, policy engine inputs, corosync's ring id) outlives the container.
 # /etc/corosync is NOT a volume: pcmk-launch rewrites corosync.conf on every start from the
