@@ -27,10 +27,11 @@ help:
 	@echo "make test-debian13-host   unit, supervisor, cluster inside a Debian 13 root filesystem"
 	@echo "make lint | format | bench-quick | soak-quick | image | export | demo-down | clean"
 
+# A venv whose pip install failed is removed: else its python would count as done next time.
 $(PYTHON):
 	$(HOST_DEPS) venv
 	$(HOST_PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install -q -e '.[test]' || { rm -rf $(VENV); exit 1; }
 
 venv: $(PYTHON)
 

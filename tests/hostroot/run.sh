@@ -6,6 +6,8 @@
 #
 #   tests/hostroot/run.sh              run $LEVELS inside, print make test's summary, exit 0 if green
 #   tests/hostroot/run.sh --shell      an interactive shell inside instead (debugging)
+#   tests/hostroot/run.sh --run CMD... CMD inside, in /src with the venv made (one test file:
+#                                      --run build/venv-trixie/bin/python -m pytest tests/x.py)
 #   tests/hostroot/run.sh --rebuild    debootstrap again, then run
 #
 # Environment:
@@ -41,7 +43,7 @@ say() { printf 'hostroot: %s\n' "$*"; }
 die() { printf 'hostroot: error: %s\n' "$*" >&2; exit 1; }
 
 # --- stage 3: inside the root filesystem (PID 1 of its pid namespace, / = the rootfs) --------
-inside() { # --shell or nothing
+inside() { # --shell, --run CMD... or nothing
     hostname "$SUITE-host"
     cd /src
     # shellcheck disable=SC2086 # a list of groups
@@ -53,6 +55,10 @@ inside() { # --shell or nothing
     fi
     export VENV=build/venv-$SUITE CI=true JUNIT_DIR=/src/build/test-results-$SUITE
     make --no-print-directory venv
+    if [ "${1:-}" = --run ]; then
+        shift
+        exec "$@"
+    fi
     # shellcheck disable=SC2086 # LEVELS is a list of make targets
     "$VENV/bin/python" -m tests.levels $LEVELS
 }
@@ -154,6 +160,10 @@ rebuild=0 args=()
 case ${1:-} in
 '') ;;
 --shell) args=(--shell) ;;
+--run)
+    [ $# -gt 1 ] || { printf 'hostroot: error: --run needs a command\n' >&2; exit 2; }
+    args=("$@")
+    ;;
 --rebuild) rebuild=1 ;;
 -h | --help) sed -n '2,/^set -e/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
 *) printf 'hostroot: error: unknown option %s (see --help)\n' "$1" >&2; exit 2 ;;
