@@ -15,8 +15,7 @@ LEVELS := lint unit supervisor cluster agents image-test image-test-bookworm ben
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: help venv test host-deps-test lint format unit supervisor cluster agents image-test \
-	image-test-bookworm bench \
-	bench-quick soak soak-quick clean
+	image-test-bookworm bench bench-quick soak soak-quick clean test-debian13-host
 
 include image/image.mk
 
@@ -26,12 +25,14 @@ help:
 	@echo "make unit | supervisor | cluster | agents | image-test | image-test-bookworm   one level"
 	@echo "make bench       formation, failover, stop, footprint figures -> docs/benchmarks.md"
 	@echo "make soak        seeded random faults on 5 nodes (SOAK_SECONDS, SOAK_SEED, SOAK_FENCING=off|ipmi)"
+	@echo "make test-debian13-host   unit, supervisor, cluster inside a Debian 13 root filesystem"
 	@echo "make lint | format | bench-quick | soak-quick | image | export | demo-down | clean"
 
+# A venv whose pip install failed is removed: else its python would count as done next time.
 $(PYTHON):
 	$(HOST_DEPS) venv
 	$(HOST_PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install -q -e '.[test]' || { rm -rf $(VENV); exit 1; }
 
 venv: $(PYTHON)
 
@@ -42,6 +43,12 @@ test: $(PYTHON)
 	$(HOST_DEPS) test
 	$(PYTHON) -m tests.levels $(LEVELS)
 
+# The unit, supervisor and cluster levels on a Debian 13 host (pacemaker 3.0, Python 3.13)
+# from any Debian host: a cached trixie root filesystem, entered with pivot_root (root only).
+# Not part of `make test` (it takes its own install and venv).
+test-debian13-host:
+	SUITE=trixie tests/hostroot/run.sh
+
 # Every host package of every level (deps/host-packages.txt), without running anything.
 host-deps-test:
 	$(HOST_DEPS) test
@@ -50,7 +57,7 @@ lint: $(PYTHON)
 	$(RUFF) check .
 	$(RUFF) format --check .
 	$(VENV)/bin/hadolint Dockerfile
-	$(VENV)/bin/shellcheck image/*.sh deps/*.sh tests/harness/*.sh .ci/run
+	$(VENV)/bin/shellcheck image/*.sh deps/*.sh tests/harness/*.sh tests/hostroot/*.sh .ci/run
 
 format: $(PYTHON)
 	$(RUFF) format .

@@ -20,7 +20,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-JUNIT_DIR = ROOT / "build" / "test-results"
+# JUNIT_DIR: a run inside another root filesystem (tests/hostroot) keeps its results apart.
+JUNIT_DIR = Path(os.environ.get("JUNIT_DIR") or ROOT / "build" / "test-results")
 
 
 def counts(junit: Path) -> dict[str, int] | None:
