@@ -55,6 +55,8 @@ COPY image/debs/ /tmp/debs/
 COPY image/packages/ /tmp/packages/
 
 # Versions come from the Debian release (plus image/apt-sources), not from pins here.
+# Debian's pacemaker packages generate a random /etc/pacemaker/authkey at install: baked into
+# the image it would be the same Pacemaker Remote key for everyone who pulls it, so it goes.
 # hadolint ignore=DL3008
 RUN shopt -s nullglob \
     && mkdir -p /etc/apt/keyrings \
@@ -71,6 +73,7 @@ RUN shopt -s nullglob \
         ${EXTRA_PACKAGES} \
         "${debs[@]}" \
     && dpkg-query -W "${packages[@]}" \
+    && rm -f /etc/pacemaker/authkey \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/* /tmp/apt-sources /tmp/debs /tmp/packages /var/log/apt/* \
         /var/log/dpkg.log /var/cache/debconf/*-old /var/lib/dpkg/*-old

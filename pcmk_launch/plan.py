@@ -85,7 +85,7 @@ def describe_remote(node: RemoteNode) -> str:
                 f"listens on: TCP {port}; every full node must reach it there, with the same key",
                 "add it from a full node: pcs resource create NAME ocf:pacemaker:remote "
                 f"server=THIS-HOST-ADDRESS{'' if port == 3121 else f' port={port}'} "
-                "reconnect_interval=60 op monitor interval=20",
+                "reconnect_interval=60 op monitor interval=20 --force",
                 "metrics: not on a remote node (scrape a full node: its metrics cover remotes)",
                 f"timeouts: start {s.start_timeout:g}s, pacemaker-remoted stop {s.stop_timeout:g}s",
             ]

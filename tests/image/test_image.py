@@ -210,7 +210,10 @@ def test_image_contents(image):
         "test -x /usr/lib/ocf/resource.d/heartbeat/IPaddr2; "
         "python3 -c 'import jinja2, netifaces, pcmk_launch.cli'; "
         "id hacluster; test -d /var/lib/pacemaker/cib; "
-        "! ls /var/lib/apt/lists | grep -q Packages"  # apt lists cleaned
+        "! ls /var/lib/apt/lists | grep -q Packages; "  # apt lists cleaned
+        # no Pacemaker Remote key baked in (Debian's postinst makes one): it would be shared
+        # by everyone who pulls the image
+        "test ! -e /etc/pacemaker/authkey"
     )
     out = run("-c", script, entrypoint="bash")
     assert out.returncode == 0, out.stdout + out.stderr
