@@ -1,0 +1,189 @@
+"""Pacemaker Remote with real daemons: 3 full nodes + PD_REMOTES remote nodes (default 8), each
+a namespace host whose PID 1 is the launcher (PCMK_ROLE=cluster or remote), all with the same
+PCMK_REMOTE_AUTHKEY_PASSPHRASE. The full nodes add each remote as an ocf:pacemaker:remote
+resource with cibadmin (no pcsd); Dummy resources may only run on remote nodes.
+
+Fencing is off (stonith-enabled=false): the hosts have no fence device, and on 2 cores a
+fence agent per remote would be the test's bottleneck. So a lost remote's resources are
+recovered as soon as its connection fails, without fencing it first.
+
+The scenarios share one module-scoped cluster and run in file order, each first bringing
+every host back up. Correctness is decided by polling crm_mon XML with deadlines; durations
+are printed as TIMING lines, never asserted.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+
+import pytest
+
+from tests import prereq
+from tests.harness import hosts
+from tests.harness.cluster import LAUNCHER_ARGV, Cluster, cluster_state, launcher_env, wait_state
+from tests.harness.hosts import Host
+from tests.harness.remote import (
+    add_dummies_on_remotes,
+    add_remote_resource,
+    dummy_state,
+    full_env_extra,
+    remote_env,
+    remote_nodes,
+    remoted_sbin,
+)
+
+pytestmark = pytest.mark.root
+
+N_FULL = 3
+N_REMOTES = int(os.environ.get("PD_REMOTES", "8"))
+RECONNECT = "10s"  # reconnect_interval of the connections: retry a lost remote this often
+# 11 hosts on 2 cores: generous deadlines (they bound a hang, they measure nothing).
+LONG = 300
+STOP_TIMEOUT = 150  # > the launcher's PCMK_STOP_TIMEOUT (90)
+
+
+# --------------------------------------------------------------------------
+# helpers
+
+
+def failed_actions(host: Host) -> list[dict[str, str]]:
+    out = host.run(["crm_mon", "-1", "--output-as=xml"], timeout=30).stdout
+    return [dict(f.attrib) for f in ET.fromstring(out).iter("failure")]
+
+
+def where(state: dict, rid: str) -> list[str]:
+    r = state["resources"].get(rid)
+    return list(r["nodes"]) if r and r["active"] and r["role"] == "Started" else []
+
+
+class RemoteCluster:
+    def __init__(self, c: Cluster, full: list[Host], remotes: list[Host], sbin, timing):
+        self.c, self.full, self.remotes, self.sbin = c, full, remotes, sbin
+        self.dummies = [f"d{i}" for i in range(1, len(remotes) + 1)]
+        self.full_env = launcher_env(full, **full_env_extra())
+        self.remote_env = remote_env(sbin)
+        self.failed = False
+        self.timing = timing
+
+    def viewer(self) -> Host:
+        return next(h for h in self.full if h.running)
+
+    def remote(self, name: str) -> Host:
+        return next(h for h in self.remotes if h.name == name)
+
+    def settled(self, s: dict) -> bool:
+        """Every running full node online, every running remote online, every Dummy Started
+        on exactly one remote node."""
+        up_full = sorted(h.name for h in self.full if h.running)
+        up_remotes = {h.name for h in self.remotes if h.running}
+        online_remotes = {n for n, on in remote_nodes(s).items() if on}
+        full_online = sorted(n for n in s["online"] if s["nodes"][n]["type"] != "remote")
+        return (
+            s["have_quorum"]
+            and full_online == up_full
+            and up_remotes <= online_remotes
+            and all(len(where(s, d)) == 1 and where(s, d)[0] in up_remotes for d in self.dummies)
+        )
+
+    def wait_settled(self, what: str, timeout: float = LONG) -> dict:
+        return wait_state(self.viewer(), self.settled, timeout, what)
+
+    def ensure_all_up(self) -> dict:
+        """Start what a previous scenario left down, clear old failures, wait until settled."""
+        for h in self.full:
+            if not h.running:
+                h.start(LAUNCHER_ARGV, self.full_env)
+        for h in self.remotes:
+            if not h.running:
+                h.start(LAUNCHER_ARGV, self.remote_env)
+        self.viewer().run(["crm_resource", "--cleanup"], timeout=60)
+        return self.wait_settled("every host back up and settled")
+
+
+@pytest.fixture(scope="module")
+def _remote_cluster(cluster_prereqs) -> Iterator[RemoteCluster]:
+    sbin, why = remoted_sbin()
+    if sbin is None:
+        prereq.require(False, f"pacemaker-remoted: {why}")
+    c = Cluster(N_FULL)
+    rc = None
+    try:
+        remotes = [c.network.add_host(name=f"remote{i}") for i in range(1, N_REMOTES + 1)]
+        rc = RemoteCluster(c, list(c.hosts), remotes, sbin, None)
+        t0 = time.monotonic()
+        for h in rc.full:
+            h.start(LAUNCHER_ARGV, rc.full_env)
+        for h in remotes:
+            h.start(LAUNCHER_ARGV, rc.remote_env)
+        c.wait_converged(timeout=LONG, hosts=rc.full)
+        rc.formed = time.monotonic() - t0
+        admin = rc.full[0]
+        admin.run(["crm_attribute", "--type", "crm_config", "--name", "stonith-enabled"] +
+                  ["--update", "false"])  # fmt: skip
+        t1 = time.monotonic()
+        for h in remotes:
+            add_remote_resource(admin, h.name, h.address, reconnect_interval=RECONNECT)
+        wait_state(
+            admin,
+            lambda s: remote_nodes(s) == {h.name: True for h in remotes},
+            LONG,
+            f"{N_REMOTES} remote nodes online",
+        )
+        rc.remotes_online = time.monotonic() - t1
+        t2 = time.monotonic()
+        add_dummies_on_remotes(admin, rc.dummies)
+        rc.wait_settled(f"{len(rc.dummies)} Dummy resources Started on remote nodes")
+        rc.dummies_started = time.monotonic() - t2
+        yield rc
+    finally:
+        failed = rc is None or rc.failed
+        if failed:
+            print(c.logs(80))
+        try:
+            c.teardown()
+        finally:
+            if failed or os.environ.get("PD_KEEP") == "1":
+                print(f"kept host dirs: {c.base_dir}")
+            else:
+                c.network.remove_dir()
+        hosts.assert_no_leftovers()
+
+
+@pytest.fixture
+def remote_cluster(request, _remote_cluster, timing) -> Iterator[RemoteCluster]:
+    _remote_cluster.timing = timing
+    yield _remote_cluster
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        _remote_cluster.failed = True
+        print(_remote_cluster.c.logs(60))
+
+
+# --------------------------------------------------------------------------
+# 1. remote nodes come online and run resources
+
+
+def test_remotes_online_and_running_dummies(remote_cluster):
+    rc = remote_cluster
+    rc.timing(f"{N_FULL} full nodes formed (with {N_REMOTES} remote hosts starting)", rc.formed)
+    rc.timing(f"{N_REMOTES} remote connections added until all online", rc.remotes_online)
+    rc.timing(f"{len(rc.dummies)} Dummy resources until all Started", rc.dummies_started)
+    remote_names = {h.name for h in rc.remotes}
+    for h in rc.full:  # every full node sees the same: remotes online, Dummies on them
+        s = cluster_state(h, timeout=30)
+        assert remote_nodes(s) == dict.fromkeys(remote_names, True), s["nodes"]
+        assert all(s["nodes"][h2.name]["type"] != "remote" for h2 in rc.full)
+        for d in rc.dummies:
+            assert len(where(s, d)) == 1 and where(s, d)[0] in remote_names, (d, s["resources"])
+        for h2 in rc.remotes:  # a connection runs on a full node
+            assert len(where(s, h2.name)) == 1 and where(s, h2.name)[0] in rc.c.names
+    s = cluster_state(rc.viewer())
+    for d in rc.dummies:  # and the Dummy really ran there: its state file is on that host
+        assert dummy_state(rc.remote(where(s, d)[0]), d) is not None, d
+    # pacemaker-remoted came from the cache dir, on the remote hosts' PATH only
+    assert rc.full[0].run("command -v pacemaker-remoted", check=False).returncode != 0
+    path = rc.remotes[0].run("command -v pacemaker-remoted", env=rc.remote_env).stdout.strip()
+    assert path == f"{rc.sbin}/pacemaker-remoted"
