@@ -3,9 +3,10 @@ a namespace host whose PID 1 is the launcher (PCMK_ROLE=cluster or remote), all 
 PCMK_REMOTE_AUTHKEY_PASSPHRASE. The full nodes add each remote as an ocf:pacemaker:remote
 resource with cibadmin (no pcsd); Dummy resources may only run on remote nodes.
 
-Fencing is off (stonith-enabled=false): the hosts have no fence device, and on 2 cores a
-fence agent per remote would be the test's bottleneck. So a lost remote's resources are
-recovered as soon as its connection fails, without fencing it first.
+Fencing is off (stonith-enabled=false): the hosts have no fence device. A lost full node is
+then taken as down, but a lost remote node is not ("unclean but cannot be fenced"): after a
+power cut of a remote the test confirms it down with stonith_admin --confirm, as an operator
+(or a fence device) would.
 
 The scenarios share one module-scoped cluster and run in file order, each first bringing
 every host back up. Correctness is decided by polling crm_mon XML with deadlines; durations
@@ -187,3 +188,66 @@ def test_remotes_online_and_running_dummies(remote_cluster):
     assert rc.full[0].run("command -v pacemaker-remoted", check=False).returncode != 0
     path = rc.remotes[0].run("command -v pacemaker-remoted", env=rc.remote_env).stdout.strip()
     assert path == f"{rc.sbin}/pacemaker-remoted"
+
+
+# --------------------------------------------------------------------------
+# 2. power cut of a remote host
+
+
+def test_power_cut_remote_its_resources_restart_on_another_and_it_is_reused(remote_cluster):
+    rc = remote_cluster
+    s = rc.ensure_all_up()
+    victim = rc.remote(where(s, rc.dummies[0])[0])
+    moved = [d for d in rc.dummies if where(s, d) == [victim.name]]
+    t0 = time.monotonic()
+    victim.power_cut()
+    # Fencing is off, yet pacemaker will not recover a lost remote's resources before the
+    # node is known to be down ("unclean but cannot be fenced"): the test, which cut the
+    # power, confirms it as an operator would (what a fence device would report).
+    wait_state(
+        rc.viewer(),
+        lambda s: not remote_nodes(s).get(victim.name),
+        LONG,
+        f"{victim.name} seen lost",
+    )
+    rc.viewer().run(["stonith_admin", "--confirm", victim.name], timeout=60)
+    others = {h.name for h in rc.remotes} - {victim.name}
+    s = wait_state(
+        rc.viewer(),
+        lambda s: (
+            not remote_nodes(s).get(victim.name)
+            and all(len(where(s, d)) == 1 and where(s, d)[0] in others for d in moved)
+        ),
+        LONG,
+        f"{moved} Started on another remote after {victim.name} lost power",
+    )
+    rc.timing(f"power cut of {victim.name} until {moved} Started elsewhere", time.monotonic() - t0)
+    for d in moved:
+        assert dummy_state(rc.remote(where(s, d)[0]), d) is not None, d
+    # It comes back: the connection reconnects (reconnect_interval) and the node is used again.
+    t1 = time.monotonic()
+    victim.start(LAUNCHER_ARGV, rc.remote_env)
+    rc.viewer().run(["crm_resource", "--cleanup", "--resource", victim.name], timeout=60)
+    wait_state(
+        rc.viewer(),
+        lambda s: remote_nodes(s).get(victim.name) is True,
+        LONG,
+        f"{victim.name} online again",
+    )
+    rc.timing(f"{victim.name} restarted until online again", time.monotonic() - t1)
+    admin = rc.viewer()
+    add_dummies_on_remotes(admin, ["dback"])
+    admin.run(["crm_resource", "--resource", "dback", "--move", "--node", victim.name])
+    s = wait_state(
+        admin,
+        lambda s: where(s, "dback") == [victim.name],
+        LONG,
+        f"a new Dummy placed on {victim.name} runs there",
+    )
+    assert dummy_state(victim, "dback") is not None
+    admin.run(["crm_resource", "--resource", "dback", "--clear"])
+    admin.run(["crm_resource", "--resource", "dback", "--meta", "--set-parameter", "target-role"]
+              + ["--parameter-value", "Stopped"])  # fmt: skip
+    wait_state(admin, lambda s: not where(s, "dback"), LONG, "dback stopped")
+    admin.run(["cibadmin", "--delete", "--xml-text", '<rsc_location id="dback-on-remotes"/>'])
+    admin.run(["cibadmin", "--delete", "--xml-text", '<primitive id="dback"/>'])
