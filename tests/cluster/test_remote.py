@@ -311,7 +311,7 @@ def test_remote_with_a_wrong_key_is_never_connected(remote_cluster):
         # connected" means its connection never Started and nothing ever ran there.
         ran_there = [r for r in s["resources"] if bad.name in where(s, r) and r != bad.name]
         if where(s, bad.name) or ran_there:
-            seen_online.append(s)
+            seen_online.append((where(s, bad.name), ran_there, s["resources"].get(bad.name)))
         return s
 
     # Every full node tries the connection once and fails (the TLS handshake with a different
