@@ -258,9 +258,9 @@ def test_power_cut_remote_its_resources_restart_on_another_and_it_is_reused(remo
 
 
 @pytest.mark.xfail(
-    reason="seen with pacemaker 2.1.5: on SIGTERM pacemaker-remoted's TLS session is closed at"
-    " once and it exits ('TLS connection was closed and shutting_down set') before its"
-    " resources were moved; the cluster then keeps showing them Started there",
+    reason="not green yet: with 8 remotes the launcher exits 0 and the Dummies are Started"
+    " elsewhere, but a later check fails (not yet diagnosed; with 2 remotes, pacemaker-remoted"
+    " once exited at once: 'TLS connection was closed and shutting_down set')",
     strict=False,
 )
 def test_graceful_stop_of_a_remote_moves_its_resources_first(remote_cluster):
@@ -310,7 +310,9 @@ def test_remote_with_a_wrong_key_is_never_connected(remote_cluster):
         # crm_mon may list the node online while a connection attempt is under way: "never
         # connected" means its connection never Started and nothing ever ran there.
         ran_there = [r for r in s["resources"] if bad.name in where(s, r) and r != bad.name]
-        if where(s, bad.name) or ran_there:
+        # (a failed start shows as role Started with failed="true": not a connection)
+        conn = s["resources"].get(bad.name) or {}
+        if (where(s, bad.name) and not conn.get("failed")) or ran_there:
             seen_online.append((where(s, bad.name), ran_there, s["resources"].get(bad.name)))
         return s
 
@@ -333,7 +335,7 @@ def test_remote_with_a_wrong_key_is_never_connected(remote_cluster):
     rc.timing(f"{bad.name} (wrong key) until refused by all full nodes", time.monotonic() - t0)
     s = probe()
     assert seen_online == []
-    assert where(s, bad.name) == []
+    assert where(s, bad.name) == [] or s["resources"][bad.name]["failed"]
     assert rc.settled(s)  # the others are unaffected
     admin.run(["crm_resource", "--resource", bad.name, "--meta", "--set-parameter", "target-role"]
               + ["--parameter-value", "Stopped"])  # fmt: skip
