@@ -8,7 +8,8 @@
 #   deps/host-deps.sh --list GROUP...   print the packages GROUP needs, one per line
 #
 # Groups: the ones named in deps/host-packages.txt (venv, unit, supervisor, cluster, agents,
-# bench, soak) and three that depend on what the host already has:
+# bench, soak; cluster also gets pacemaker-remoted, see deps/pacemaker-remote.sh) and three
+# that depend on what the host already has:
 #   engine       a Docker client and engine, unless `docker info` already answers (Docker CE,
 #                Docker Desktop, a remote DOCKER_HOST are used as they are); on Debian 13 the
 #                client is the separate docker-cli package
@@ -104,7 +105,24 @@ esac
 case $groups in *" debootstrap "*) want debootstrap debootstrap ;; esac
 
 [ "$mode" = list ] && exit 0
-[ "${#need[@]}" -eq 0 ] && exit 0
+
+# The cluster tests' remote hosts run pacemaker-remoted, whose Debian package conflicts with
+# pacemaker: it is unpacked into a cache dir, after pacemaker itself is installed.
+remote_daemon() {
+    case $groups in *" cluster "*)
+        if [ "$mode" = check ]; then
+            "$HERE/pacemaker-remote.sh" check || return 1
+        else
+            "$HERE/pacemaker-remote.sh" fetch
+        fi
+        ;;
+    esac
+}
+
+if [ "${#need[@]}" -eq 0 ]; then
+    remote_daemon
+    exit
+fi
 # docker.io may have been wanted twice (engine and client)
 mapfile -t need < <(printf '%s\n' "${need[@]}" | awk '!seen[$0]++')
 
@@ -114,10 +132,11 @@ if [ "$mode" = check ] || [ "$debian" = 0 ] || [ "$(id -u)" != 0 ]; then
     [ "$mode" = install ] && [ "$debian" = 0 ] && why="not Debian: cannot install; missing"
     [ "$mode" = install ] && [ "$debian" = 1 ] && why="not root: cannot install; missing"
     say "$why: ${missing_what[*]} (as root on Debian: $hint)"
-    [ "$mode" = check ] && exit 1
+    [ "$mode" = check ] && { remote_daemon || true; exit 1; }
     [ "${CI:-}" = true ] && { say "CI=true: refusing to go on without them"; exit 1; }
     exit 0
 fi
 say "installing ${need[*]}"
 apt_update
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+remote_daemon

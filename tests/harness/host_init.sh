@@ -77,6 +77,7 @@ dir() {
 if [ "$seed_dirs" = 1 ]; then
     dir root root 0755 /etc/corosync
     dir root root 0755 /etc/corosync/uidgid.d
+    dir root root 0755 /etc/pacemaker
     dir root root 0755 /var/lib/corosync
     dir root root 0755 /var/lib/pacemaker
     for d in cib pengine blackbox cores; do

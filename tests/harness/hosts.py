@@ -73,6 +73,8 @@ SUBNET = "192.0.2"
 #: Guest path -> name of the per-host persistent directory bind-mounted there.
 PERSISTENT_DIRS: dict[str, str] = {
     "/etc/corosync": "etc-corosync",
+    # The launcher installs the Pacemaker Remote key here: never into the machine's own.
+    "/etc/pacemaker": "etc-pacemaker",
     "/var/lib/corosync": "var-lib-corosync",
     "/var/lib/pacemaker": "var-lib-pacemaker",
     "/var/log": "var-log",
