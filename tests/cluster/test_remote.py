@@ -349,10 +349,11 @@ def test_losing_a_full_node_moves_the_connection_without_restarting_resources(re
 
 
 @pytest.mark.xfail(
-    reason="not green yet: with 8 remotes the launcher exits 0 and the Dummies are Started"
-    " elsewhere, but a later check fails (not yet diagnosed; with 2 remotes, pacemaker-remoted"
-    " once exited at once: 'TLS connection was closed and shutting_down set')",
-    strict=False,
+    run=False,  # when it fails it waits out its deadlines (minutes): not in every make test
+    reason="not green yet: with 8 remotes the victim's launcher exits 0 within 0.1 s of SIGTERM,"
+    " before the cluster has moved its Dummies (pacemaker-remoted logged 'TLS connection was"
+    " closed and shutting_down set'); the image-level test_remote.py stop of a single remote"
+    " passes. Run it with --runxfail.",
 )
 def test_graceful_stop_of_a_remote_moves_its_resources_first(remote_cluster):
     rc = remote_cluster
