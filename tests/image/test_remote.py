@@ -62,8 +62,10 @@ def test_remote_image_has_pacemaker_remoted_and_no_cluster_daemons(remote_image)
     assert "3121/tcp" in inspect(remote_image, "{{json .Config.ExposedPorts}}")
 
 
-def test_remote_without_a_key_is_refused_with_exit_2(remote_image):
-    out = docker("run", "--rm", "--network", "none", remote_image, timeout=60)
+def test_remote_without_a_key_is_refused_with_exit_2(remote_image, resources):
+    # named and registered: if it ran instead of refusing, cleanup removes it
+    name = resources.container(f"{PREFIX}-remote-nokey")
+    out = docker("run", "--rm", "--name", name, "--network", "none", remote_image, timeout=60)
     assert out.returncode == 2, out.stdout + out.stderr
     assert "PCMK_REMOTE_AUTHKEY" in out.stderr, out.stderr
 
