@@ -293,10 +293,12 @@ def test_frozen_node_is_fenced_and_its_resource_moves_after(demo):
         t_freeze,
     )
     assert result, f"no start result for {DUMMY} on {moved[0]}"
-    # The fence result and the start come from one daemon's log stream: strictly ordered by
-    # position. The others are other containers' logs (docker's timestamps, same clock: a
-    # little slack for the relays).
-    assert done[2] < init[2], (done, init)
+    # The agent returned 0 (executor's log) before the DC initiated the start. These are two
+    # containers' logs, so docker's timestamps (same clock) with a little slack for the
+    # relays. The DC's "Peer ... was terminated" line is no order reference: the controller
+    # logs it from the fencing notification, which can come after the result callback that
+    # already started the resource (seen: start logged 10 ms before it, on 2.1 and 3.0).
+    assert ran[0] <= init[0] + 0.5, (ran, init)
     assert t_freeze < ran[0] <= t_fenced + 0.5 and init[0] <= result[0] + 0.5, (
         t_freeze,
         ran[0],
