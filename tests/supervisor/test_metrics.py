@@ -13,6 +13,7 @@ METRICS = {"PCMK_METRICS": "on", "PCMK_METRICS_ADDRESS": "192.0.2.11:9664"}
 def test_exporter_starts_last_and_stops_first(launcher):
     launcher.start(env=METRICS)
     launcher.wait_event("ha_cluster_exporter start")
+    launcher.wait_event("pacemakerd start")  # its fake has its handlers in place
     launcher.signal(signal.SIGTERM)
     assert launcher.wait() == 0, launcher.output()
     ev = names(launcher)
