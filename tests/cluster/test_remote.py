@@ -23,7 +23,6 @@ from collections.abc import Iterator
 import pytest
 
 from tests import prereq
-from tests.harness import hosts
 from tests.harness.cluster import LAUNCHER_ARGV, Cluster, cluster_state, launcher_env, wait_state
 from tests.harness.hosts import Host, wait_for
 from tests.harness.remote import (
@@ -140,17 +139,7 @@ def _remote_cluster(cluster_prereqs) -> Iterator[RemoteCluster]:
         rc.dummies_started = time.monotonic() - t2
         yield rc
     finally:
-        failed = rc is None or rc.failed
-        if failed:
-            print(c.logs(80))
-        try:
-            c.teardown()
-        finally:
-            if failed or os.environ.get("PD_KEEP") == "1":
-                print(f"kept host dirs: {c.base_dir}")
-            else:
-                c.network.remove_dir()
-        hosts.assert_no_leftovers()
+        c.finish(failed=rc is None or rc.failed)
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 
 import pytest
 
-from tests.harness import hosts
 from tests.harness.cluster import (
     LAUNCHER_ARGV,
     Cluster,
@@ -470,17 +469,7 @@ def _vip_cluster(cluster_prereqs):
         vc = VipCluster(c, client, env)
         yield vc
     finally:
-        failed = vc is None or vc.failed
-        if failed:
-            print(c.logs(80))
-        try:
-            c.teardown()
-        finally:
-            if failed or os.environ.get("PD_KEEP") == "1":
-                print(f"kept host dirs: {c.base_dir}")
-            else:
-                c.network.remove_dir()
-        hosts.assert_no_leftovers()
+        c.finish(failed=vc is None or vc.failed)
 
 
 @pytest.fixture

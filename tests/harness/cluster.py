@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .hosts import HERE, Host, Network, wait_for
+from .hosts import HERE, Host, Network, assert_no_leftovers, wait_for
 
 NAIVE_START = HERE / "naive_start.sh"
 NAIVE_ARGV = ["/bin/bash", str(NAIVE_START)]
@@ -375,6 +375,20 @@ class Cluster:
 
     def teardown(self) -> None:
         self.network.teardown()
+
+    def finish(self, failed: bool) -> None:
+        """End of a module's own cluster: logs if it failed, teardown, its host dirs kept
+        when it failed or PD_KEEP=1, then the machine-wide leftover check."""
+        if failed:
+            print(self.logs(80))
+        try:
+            self.teardown()
+        finally:
+            if failed or os.environ.get("PD_KEEP") == "1":
+                print(f"kept host dirs: {self.base_dir}")
+            else:
+                self.network.remove_dir()
+        assert_no_leftovers()
 
     def logs(self, lines: int = 30) -> str:
         """Tails of every host's console log and pacemaker.log, for failure reports."""
