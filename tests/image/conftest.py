@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 
 import pytest
 
@@ -20,11 +19,11 @@ from tests.image.dockerutil import (
     IMAGE,
     MEASUREMENTS,
     PREFIX,
-    ROOT,
     Resources,
     crm_mon,
     dexec,
     docker,
+    make_image,
 )
 from tests.prereq import require
 
@@ -53,16 +52,9 @@ def built_image(engine) -> str:
     """The image built from the current tree (`make image`), by tag."""
     if os.environ.get("PDTEST_NO_BUILD") != "1":
         require(shutil.which("make") is not None, "make not installed")
-        out = subprocess.run(
-            ["make", "-s", "-C", str(ROOT), "image", f"IMAGE={IMAGE}", f"BASE_IMAGE={BASE_IMAGE}"],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        assert out.returncode == 0, f"make image failed:\n{out.stdout[-3000:]}{out.stderr[-3000:]}"
-        summary = [line for line in out.stdout.splitlines() if line.startswith("built ")]
+        summary = make_image(IMAGE, BASE_IMAGE)
         if summary:
-            MEASUREMENTS["make image (cached)"] = summary[-1]
+            MEASUREMENTS["make image (cached)"] = summary
     inspect = docker("image", "inspect", "-f", "{{.Id}} {{.Size}}", IMAGE)
     require(inspect.returncode == 0, f"image {IMAGE} not built (make image)")
     image_id, size = inspect.stdout.split()

@@ -60,6 +60,29 @@ def docker(
     return out
 
 
+def make_image(image: str, base: str) -> str:
+    """`make image` from this tree on Debian base `base`, tagged `image` (cached layers: seconds
+    when nothing changed); the last line of its summary, if any."""
+    out = subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "image", f"IMAGE={image}", f"BASE_IMAGE={base}"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert out.returncode == 0, f"make image {image}:\n{out.stdout[-3000:]}{out.stderr[-3000:]}"
+    summary = [line for line in out.stdout.splitlines() if line.startswith("built ")]
+    return summary[-1] if summary else ""
+
+
+def pacemaker_version(container: str | None = None, image: str | None = None) -> str:
+    """First line of `pacemakerd --version` in a running container, or in a throwaway one."""
+    if container is not None:
+        out = dexec(container, "pacemakerd", "--version")
+    else:
+        out = docker("run", "--rm", "--network", "none", image, "pacemakerd", "--version")
+    return out.stdout.split("\n")[0]
+
+
 def dexec(container: str, *cmd: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return docker("exec", container, *cmd, timeout=timeout)
 

@@ -10,6 +10,7 @@ it, and `docker stop` of the remote moves the Dummy away first and exits 0.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 
@@ -123,7 +124,8 @@ def test_full_node_runs_a_resource_on_the_remote_and_its_stop_moves_it(
 
     wait_for(dummy_on(remote), 90, "Dummy started on the remote", container=full)
     status = dexec(remote, "pcmk-launch", "status", "--json")
-    assert status.returncode == 0 and '"connected": true' in status.stdout, status.stdout
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert json.loads(status.stdout)["connected"] is True, status.stdout
 
     stop = docker("stop", "-t", "60", remote, timeout=90)
     assert stop.returncode == 0, stop.stderr

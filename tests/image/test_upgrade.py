@@ -32,7 +32,9 @@ from tests.image.dockerutil import (
     docker,
     inspect,
     logs,
+    make_image,
     measure,
+    pacemaker_version,
     wait_for,
     wait_formed,
 )
@@ -45,17 +47,6 @@ OUTAGE = 1.0  # seconds without a reply, at 10 pings a second: the VIP was not s
 pytestmark = pytest.mark.skipif(
     BASE_SUITE == "bookworm", reason="the image under test is the old one (BASE_IMAGE=bookworm)"
 )
-
-
-def build_old_image() -> str:
-    out = subprocess.run(
-        ["make", "-s", "-C", str(ROOT), "image", f"BASE_IMAGE={OLD_BASE}", f"IMAGE={OLD_IMAGE}"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert out.returncode == 0, f"make image (bookworm):\n{out.stdout[-3000:]}{out.stderr[-3000:]}"
-    return OLD_IMAGE
 
 
 def pcs(node: str, *args: str) -> str:
@@ -76,11 +67,6 @@ def kept(cib: ET.Element) -> set[tuple[str, str]]:
     assert cfg is not None
     sections = ("resources", "constraints", "crm_config")
     return {(e.tag, e.get("id", "")) for s in sections for e in cfg.findall(f"{s}//*[@id]")}
-
-
-def version(node: str) -> str:
-    out = dexec(node, "pacemakerd", "--version")
-    return out.stdout.split("\n")[0]
 
 
 def replace_node(demo: Demo, node: str, image: str) -> None:
@@ -128,10 +114,11 @@ def reply_gaps(ping_output: str) -> list[float]:
 
 def test_rolling_upgrade_bookworm_to_trixie_then_a_refused_downgrade(built_image, resources):
     new_image = built_image
-    old_image = build_old_image()
+    make_image(OLD_IMAGE, OLD_BASE)
+    old_image = OLD_IMAGE
     require(
-        version_of(old_image).startswith("Pacemaker 2.")
-        and version_of(new_image).startswith("Pacemaker 3."),
+        pacemaker_version(image=old_image).startswith("Pacemaker 2.")
+        and pacemaker_version(image=new_image).startswith("Pacemaker 3."),
         f"{old_image} and {new_image} must be Pacemaker 2.x and 3.x",
     )
     demo = start_demo(old_image, resources, down_timeout=30)
@@ -166,7 +153,7 @@ def test_rolling_upgrade_bookworm_to_trixie_then_a_refused_downgrade(built_image
         replace_node(demo, node, new_image)
         wait_formed(node, online=3, timeout=120)
         all_started(node, ("pdtest-vip", "pdtest-dummy"))
-        assert version(node).startswith("Pacemaker 3."), version(node)
+        assert pacemaker_version(node).startswith("Pacemaker 3."), pacemaker_version(node)
 
     docker("stop", "-t", "1", client)
     gaps = reply_gaps(logs(client))
@@ -211,11 +198,6 @@ def test_rolling_upgrade_bookworm_to_trixie_then_a_refused_downgrade(built_image
     wait_formed(last, online=3, timeout=120)
     all_started(last, ("pdtest-vip", "pdtest-dummy"))
     assert kept(before) <= kept(configuration(last))
-
-
-def version_of(image: str) -> str:
-    out = docker("run", "--rm", "--network", "none", image, "pacemakerd", "--version")
-    return out.stdout.split("\n")[0]
 
 
 def schema_on_disk(node: str) -> str:
