@@ -82,6 +82,8 @@ COPY --from=docker-cli /out/ /usr/local/bin/
 
 # The launcher, installed without pip: Debian's python3-* packages provide its dependencies.
 COPY defaults/corosync.conf /etc/corosync/corosync.conf
+# Read by ha_cluster_exporter at its default path: present, so it does not warn at every start.
+COPY image/ha_cluster_exporter.web.yaml /etc/ha_cluster_exporter.web.yaml
 COPY image/pcmk-launch /usr/sbin/pcmk-launch
 COPY pcmk_launch/ /usr/lib/python3/dist-packages/pcmk_launch/
 RUN chmod 0755 /usr/sbin/pcmk-launch \

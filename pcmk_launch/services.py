@@ -78,7 +78,8 @@ def exporter(address: str) -> Service:
     cluster. Started last (it reads crm_mon, cibadmin and the corosync tools), stopped first."""
     return Service(
         "ha_cluster_exporter",
-        ["ha_cluster_exporter", f"--web.listen-address={address}"],
+        # warn: its ~10 info lines at start say nothing the launcher's own line does not
+        ["ha_cluster_exporter", f"--web.listen-address={address}", "--log.level=warn"],
         on_death=RESTART,
         stop_timeout=5.0,
         started_note=f"metrics on {address}",

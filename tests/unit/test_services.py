@@ -53,7 +53,11 @@ def test_metrics_put_the_exporter_last_and_never_fatal():
     plan = services.cluster_plan(Options(metrics_address="192.0.2.11:9664"))
     assert [s.name for s in plan] == ["corosync", "pacemakerd", "ha_cluster_exporter"]
     exporter = plan[-1]
-    assert exporter.argv == ["ha_cluster_exporter", "--web.listen-address=192.0.2.11:9664"]
+    assert exporter.argv == [
+        "ha_cluster_exporter",
+        "--web.listen-address=192.0.2.11:9664",
+        "--log.level=warn",
+    ]
     assert exporter.on_death == services.RESTART
     assert (exporter.restart_delay, exporter.restart_max) == (1.0, 30.0)
     assert services.cluster_plan(Options())[-1].name == "pacemakerd"
