@@ -364,15 +364,46 @@ def hacluster_ids() -> tuple[int, int] | None:
         return None
 
 
-def ensure_state_dirs() -> None:
-    """Recreate missing package directories (an empty volume hides the image's ones)."""
-    ids = hacluster_ids()
+def ensure_state_dirs(state_dirs=STATE_DIRS, ids: tuple[int, int] | None = None) -> None:
+    """Recreate missing package directories (an empty volume hides the image's ones), and
+    give back to hacluster what a volume's previous image wrote as its own hacluster."""
+    ids = ids or hacluster_ids()
     if ids is None or os.geteuid() != 0:
         return
-    for path, mode in STATE_DIRS:
+    for path, mode in state_dirs:
         if not os.path.isdir(path):
             os.makedirs(path, mode=mode, exist_ok=True)
             os.chown(path, *ids)
+            continue
+        moved = readopt(path, ids)
+        if moved:
+            log(
+                f"{path}: gave {moved} entries to hacluster:haclient ({ids[0]}:{ids[1]}); "
+                "the volume was written by an image whose hacluster had other ids"
+            )
+
+
+def foreign_ids(st_uid: int, st_gid: int, ids: tuple[int, int]) -> tuple[int, int] | None:
+    """The owner an entry of a pacemaker state directory should have, if it is not its own:
+    anything not root's and not this image's hacluster/haclient was the previous image's."""
+    uid = ids[0] if st_uid not in (0, ids[0]) else st_uid
+    gid = ids[1] if st_gid not in (0, ids[1]) else st_gid
+    return (uid, gid) if (uid, gid) != (st_uid, st_gid) else None
+
+
+def readopt(top: str, ids: tuple[int, int]) -> int:
+    """chown top and every entry under it that foreign_ids() says is stale; how many."""
+    paths = [top]
+    for directory, dirs, files in os.walk(top):
+        paths += [os.path.join(directory, name) for name in dirs + files]
+    moved = 0
+    for path in paths:
+        st = os.lstat(path)
+        owner = foreign_ids(st.st_uid, st.st_gid, ids)
+        if owner is not None:
+            os.lchown(path, *owner)
+            moved += 1
+    return moved
 
 
 def seed_cib(cluster, path: str) -> str | None:

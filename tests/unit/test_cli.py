@@ -264,3 +264,49 @@ def test_bad_remote_key_exits_2_naming_the_variable(paths, capsys):
     assert cli.main(paths.args(), env=env) == 2
     assert "PCMK_REMOTE_AUTHKEY_FILE=" in capsys.readouterr().err
     assert paths.listing() == []
+
+
+# ---- pacemaker state volumes from an image whose hacluster had other ids ---------------
+
+HA = (100, 101)  # this image's hacluster uid, haclient gid
+
+
+@pytest.mark.parametrize(
+    ("uid", "gid", "expect"),
+    [
+        (100, 101, None),  # already ours
+        (0, 0, None),  # root's stays root's
+        (0, 101, None),
+        (105, 107, (100, 101)),  # the previous image's hacluster:haclient
+        (105, 0, (100, 0)),
+        (0, 107, (0, 101)),
+    ],
+)
+def test_foreign_ids_keep_root_and_ours_and_adopt_the_rest(uid, gid, expect):
+    assert cli.foreign_ids(uid, gid, HA) == expect
+
+
+def test_state_dirs_written_under_other_ids_are_given_to_hacluster(tmp_path, capsys):
+    from tests.prereq import require_root
+
+    require_root()  # chown
+    cib = tmp_path / "cib"
+    (cib / "sub").mkdir(parents=True)
+    for path in (cib, cib / "sub", cib / "cib.xml", cib / "sub" / "x"):
+        if not path.exists():
+            path.write_text("x")
+        os.chown(path, 105, 107)
+    root_owned = cib / "root.txt"
+    root_owned.write_text("x")
+    os.chown(root_owned, 0, 0)
+    missing = tmp_path / "pengine"
+
+    cli.ensure_state_dirs(((str(cib), 0o750), (str(missing), 0o750)), ids=HA)
+
+    owners = {p.name: (p.stat().st_uid, p.stat().st_gid) for p in [cib, *cib.rglob("*")]}
+    assert owners == {"cib": HA, "sub": HA, "cib.xml": HA, "x": HA, "root.txt": (0, 0)}
+    assert (missing.stat().st_uid, missing.stat().st_gid) == HA
+    err = capsys.readouterr()
+    assert "gave 4 entries to hacluster:haclient (100:101)" in err.out + err.err
+    cli.ensure_state_dirs(((str(cib), 0o750),), ids=HA)  # a second start has nothing to do
+    assert "gave" not in "".join(capsys.readouterr())
