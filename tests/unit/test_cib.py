@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pcmk_launch import cib
-from tests.prereq import require_commands
+from tests.prereq import require, require_commands
 from tests.unit.scenarios import refuse
 
 # `cibadmin --empty` of pacemaker 2.1 (Debian bookworm)
@@ -125,12 +125,14 @@ def test_seed_of_the_real_cibadmin_output():
 
 
 def test_seeded_cib_validates_against_pacemakers_schema(tmp_path: Path):
-    """Optional: needs xmllint (libxml2-utils) and pacemaker's RelaxNG schemas."""
+    """Needs xmllint (libxml2-utils) and pacemaker's RelaxNG schemas (host-deps installs both)."""
     schema = Path("/usr/share/pacemaker") / (
         ET.fromstring(EMPTY_CIB).get("validate-with", "") + ".rng"
     )
-    if not shutil.which("xmllint") or not schema.exists():
-        pytest.skip("xmllint or pacemaker's schema is not installed")
+    require(
+        shutil.which("xmllint") is not None and schema.exists(),
+        f"xmllint or pacemaker's schema {schema} is not installed",
+    )
     seeded = tmp_path / "cib.xml"
     seeded.write_text(cib.seed(EMPTY_CIB, PROPS))
     result = subprocess.run(
