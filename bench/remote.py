@@ -241,9 +241,22 @@ def figures(formation: dict, failover: dict, memory: dict) -> dict[str, dict]:
     return out
 
 
+# /proc/PID/comm is cut at 15 characters, and our launcher is a python process.
+NAMES = {
+    "pacemaker-remot": "pacemaker-remoted",
+    "pacemaker-contr": "pacemaker-controld",
+    "pacemaker-sched": "pacemaker-schedulerd",
+    "pacemaker-fence": "pacemaker-fenced",
+}
+
+
 def processes_line(procs: dict[str, dict[str, int]]) -> str:
     parts = sorted(procs.items(), key=lambda kv: -kv[1]["rss"])
-    return ", ".join(f"{name} {v['rss'] / 1024:.1f}" for name, v in parts)
+    return ", ".join(
+        f"{'launcher' if name.startswith('python') else NAMES.get(name, name)} "
+        f"{v['rss'] / 1024:.1f}"
+        for name, v in parts
+    )
 
 
 def section(result: dict) -> str:
