@@ -1,4 +1,5 @@
-"""`make bench`: formation, failover, graceful stop, PID-1 footprint and reaping.
+"""`make bench`: formation, failover, graceful stop, PID-1 footprint and reaping; full runs
+then add Pacemaker Remote figures (bench/remote.py).
 
 Every figure is measured beside its baseline in the same run (this machine is shared and
 noisy: ratios are what we compare). Real corosync and pacemaker run on namespace hosts
@@ -654,7 +655,11 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     if not args.no_docs:
         write_docs(result)
-    return 0
+    if args.quick:
+        return 0
+    from bench import remote  # 3 full + 8 and + 24 remote hosts: minutes, full runs only
+
+    return remote.main(["--reps", str(min(reps, 3))] + (["--no-docs"] if args.no_docs else []))
 
 
 if __name__ == "__main__":

@@ -106,10 +106,10 @@ case $groups in *" debootstrap "*) want debootstrap debootstrap ;; esac
 
 [ "$mode" = list ] && exit 0
 
-# The cluster tests' remote hosts run pacemaker-remoted, whose Debian package conflicts with
-# pacemaker: it is unpacked into a cache dir, after pacemaker itself is installed.
+# The cluster tests' and benchmarks' remote hosts run pacemaker-remoted, whose Debian package
+# conflicts with pacemaker: it is unpacked into a cache dir, after pacemaker itself is installed.
 remote_daemon() {
-    case $groups in *" cluster "*)
+    case $groups in *" cluster "* | *" bench "*)
         if [ "$mode" = check ]; then
             "$HERE/pacemaker-remote.sh" check || return 1
         else

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
 import pytest
@@ -29,10 +28,13 @@ from tests.harness.remote import (
     add_dummies_on_remotes,
     add_remote_resource,
     dummy_state,
+    failed_actions,
     full_env_extra,
     remote_env,
     remote_nodes,
     remoted_sbin,
+    start_remote_cluster,
+    where,
 )
 
 pytestmark = pytest.mark.root
@@ -47,16 +49,6 @@ STOP_TIMEOUT = 150  # > the launcher's PCMK_STOP_TIMEOUT (90)
 
 # --------------------------------------------------------------------------
 # helpers
-
-
-def failed_actions(host: Host) -> list[dict[str, str]]:
-    out = host.run(["crm_mon", "-1", "--output-as=xml"], timeout=30).stdout
-    return [dict(f.attrib) for f in ET.fromstring(out).iter("failure")]
-
-
-def where(state: dict, rid: str) -> list[str]:
-    r = state["resources"].get(rid)
-    return list(r["nodes"]) if r and r["active"] and r["role"] == "Started" else []
 
 
 class RemoteCluster:
@@ -113,26 +105,9 @@ def _remote_cluster(cluster_prereqs) -> Iterator[RemoteCluster]:
     try:
         remotes = [c.network.add_host(name=f"remote{i}") for i in range(1, N_REMOTES + 1)]
         rc = RemoteCluster(c, list(c.hosts), remotes, sbin, None)
-        t0 = time.monotonic()
-        for h in rc.full:
-            h.start(LAUNCHER_ARGV, rc.full_env)
-        for h in remotes:
-            h.start(LAUNCHER_ARGV, rc.remote_env)
-        c.wait_converged(timeout=LONG, hosts=rc.full)
-        rc.formed = time.monotonic() - t0
+        f = start_remote_cluster(c, rc.full, remotes, rc.full_env, rc.remote_env, LONG, RECONNECT)
+        rc.formed, rc.remotes_online = f.formed, f.online - f.formed
         admin = rc.full[0]
-        admin.run(["crm_attribute", "--type", "crm_config", "--name", "stonith-enabled"] +
-                  ["--update", "false"])  # fmt: skip
-        t1 = time.monotonic()
-        for h in remotes:
-            add_remote_resource(admin, h.name, h.address, reconnect_interval=RECONNECT)
-        wait_state(
-            admin,
-            lambda s: remote_nodes(s) == {h.name: True for h in remotes},
-            LONG,
-            f"{N_REMOTES} remote nodes online",
-        )
-        rc.remotes_online = time.monotonic() - t1
         t2 = time.monotonic()
         add_dummies_on_remotes(admin, rc.dummies)
         rc.wait_settled(f"{len(rc.dummies)} Dummy resources Started on remote nodes")
