@@ -118,6 +118,8 @@ def render_markdown(
         f"seed {meta['seed']}, {meta['seconds']:.0f} s, {meta['nodes']} nodes, fencing"
         f" {meta['fencing']}, convergence bound {meta['bound']} s, {meta['steps']} faults",
     ]
+    if meta.get("settle"):
+        lines[-1] += f", settle {meta['settle']:.1f} s (token + consensus + margin)"
     if meta.get("versions"):
         lines += ["", "versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items())]
     lines += [

@@ -655,6 +655,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": soak.elapsed,
         "nodes": N_NODES,
         "bound": CONVERGE_BOUND_S,
+        "settle": SETTLE_S,
         "steps": len(soak.records),
         "dup_vip": soak.dup_vip,
         "fence_events": soak.fence_events,

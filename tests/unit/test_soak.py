@@ -213,9 +213,11 @@ def test_chassis_control_forwards_to_the_runner(tmp_path, capsys):
 def test_report_keeps_one_section_per_fencing_mode():
     meta = {"seed": 5, "seconds": 600, "nodes": 5, "fencing": "ipmi", "bound": 120, "steps": 1}
     meta["versions"] = {"pacemaker": "2.1.5", "corosync": "3.1.7"}
+    meta["settle"] = 13.85
     s = {"restart": {"count": 1, "p50": 4.0, "p95": 4.0, "max": 4.0}}
     ipmi = judge.render_markdown(meta, s, [])
     assert "versions: pacemaker 2.1.5, corosync 3.1.7" in ipmi
+    assert "1 faults, settle 13.8 s (token + consensus + margin)" in ipmi
     off = judge.render_markdown(meta | {"fencing": "off", "seed": 6}, s, [])
     order = ("off", "ipmi")
     one = judge.merge_report(None, "ipmi", ipmi, order)
