@@ -108,7 +108,10 @@ bench-quick: $(PYTHON)
 	$(PYTHON) -m bench.run --quick --no-docs
 
 # Seeded random faults on 5 namespace nodes (tests/soak): faults by type, convergence times
-# and violations -> docs/soak.md and build/soak.json. Replay a run with its SOAK_SEED.
+# and violations -> docs/soak.md (one section per fencing mode) and docs/soak-<mode>.json.
+# Replay a run with its SOAK_SEED and SOAK_FENCING.
+# SOAK_SEED=262118 draws every fault type within its first 11 steps (tests/unit/test_soak.py),
+# about 5 min: the seed of the committed 600 s runs.
 # SOAK_FENCING=ipmi: fence_ipmilan against one ipmi_sim BMC per node; duplicates of the VIP
 # then fail the run (off: they are measured).
 SOAK_SECONDS ?= 600
@@ -118,7 +121,7 @@ SOAK_DEPS = cluster $(if $(filter ipmi,$(SOAK_FENCING)),soak)
 soak: $(PYTHON)
 	$(HOST_DEPS) $(SOAK_DEPS)
 	$(PYTHON) -m tests.soak.run --seconds $(SOAK_SECONDS) --seed $(SOAK_SEED) \
-		--fencing $(SOAK_FENCING)
+		--fencing $(SOAK_FENCING) --json docs/soak-$(SOAK_FENCING).json --md docs/soak.md
 
 # A short run (2-3 minutes, part of `make test`: setup and each fault step count as one test,
 # failed by any violation); its report stays in build/.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -96,16 +97,32 @@ def summarize(records: list[dict]) -> dict[str, dict]:
     return out
 
 
+HEADER = """# Soak test results
+
+Written by `make soak` (tests/soak/run.py), one section per fencing mode: a run replaces
+the section of its own mode and keeps the other. Replay a run with its seed and mode,
+`make soak SOAK_SEED=<seed> SOAK_FENCING=<mode>`; a seed gives the same faults in both
+modes. Convergence is timed from the start of a fault until every node reports all 5
+nodes online, every resource started the expected number of times and one promoted
+instance.
+"""
+
+
 def render_markdown(
     meta: Mapping[str, Any], summary: Mapping[str, dict], violations: list[dict]
 ) -> str:
+    """One run's section: its figures, violations, VIP duplicates and power-offs."""
     lines = [
-        "# Soak test results",
-        "",
-        "Written by `make soak` (tests/soak/run.py); replay a run with the same `SOAK_SEED`.",
+        f"## Fencing {meta['fencing']}",
         "",
         f"seed {meta['seed']}, {meta['seconds']:.0f} s, {meta['nodes']} nodes, fencing"
         f" {meta['fencing']}, convergence bound {meta['bound']} s, {meta['steps']} faults",
+    ]
+    if meta.get("settle"):
+        lines[-1] += f", settle {meta['settle']:.1f} s (token + consensus + margin)"
+    if meta.get("versions"):
+        lines += ["", "versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items())]
+    lines += [
         "",
         "| fault | count | p50 s | p95 s | max s |",
         "| --- | ---: | ---: | ---: | ---: |",
@@ -114,19 +131,19 @@ def render_markdown(
         lines.append(
             f"| {kind} | {s['count']} | {s['p50']:.1f} | {s['p95']:.1f} | {s['max']:.1f} |"
         )
-    lines += ["", f"## Violations: {len(violations)}", ""]
+    lines += ["", f"### Violations: {len(violations)}", ""]
     for v in violations:
         lines.append(f"- seed {v['seed']} step {v['step']} ({v['kind']}): {v['what']}")
     if meta.get("dup_vip"):
         if meta["fencing"] == "off":
-            lines += ["", "## Duplicate VIP after unclean losses (fencing off)", ""]
+            lines += ["", "### Duplicate VIP after unclean losses (fencing off)", ""]
         else:
-            lines += ["", "## Duplicate VIP while a holder was being fenced", ""]
+            lines += ["", "### Duplicate VIP while a holder was being fenced", ""]
         for d in meta["dup_vip"]:
             lines.append(f"- step {d['step']}: {d['seconds']:.1f} s")
     offs = [e for e in meta.get("fence_events", []) if e["what"] == "off"]
     if meta["fencing"] != "off":
-        lines += ["", f"## Fencing ({meta['fencing']}): {len(offs)} power-offs", ""]
+        lines += ["", f"### Fencing ({meta['fencing']}): {len(offs)} power-offs", ""]
         lines.append("Seconds from the start of the fault to the BMC's power-off.")
         lines.append("")
         for e in offs:
@@ -135,6 +152,23 @@ def render_markdown(
                 f"- step {e['step']} ({e['kind']}): {e['node']} after {e['after_s']} s{vip}"
             )
     return "\n".join(lines) + "\n"
+
+
+def _sections(text: str) -> dict[str, str]:
+    """The marked sections of a report written by :func:`merge_report`, by fencing mode."""
+    return {
+        m.group(1): m.group(0)
+        for m in re.finditer(r"<!-- soak:(\w+) -->\n.*?<!-- /soak:\1 -->\n", text, re.S)
+    }
+
+
+def merge_report(old: str | None, fencing: str, section: str, order: Iterable[str]) -> str:
+    """The report with ``section`` as the one for ``fencing``; the other modes' sections of
+    ``old`` (a previous report, None: none) kept, in ``order``."""
+    sections = _sections(old or "")
+    sections[fencing] = f"<!-- soak:{fencing} -->\n{section}<!-- /soak:{fencing} -->\n"
+    modes = [m for m in order if m in sections] + sorted(set(sections) - set(order))
+    return HEADER + "".join("\n" + sections[m] for m in modes)
 
 
 def junit_xml(

@@ -22,9 +22,11 @@ import argparse
 import contextlib
 import json
 import os
+import platform
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -435,11 +437,16 @@ class Soak:
             self.admin().run(["crm_standby", "--node", h.name, "--update", "off"], timeout=30)
         elif f.kind == "resource_fail":
             rid = p["resource"]
-            self.admin().run(
+            res = self.admin().run(
                 ["crm_resource", "--fail", "--resource", rid, "--node", h.name],
                 check=False,
                 timeout=30,
             )
+            if res.returncode != 0:  # the fault did not happen: its step proves nothing
+                self.violation(
+                    f"fault not applied: crm_resource --fail {rid} exited {res.returncode}:"
+                    f" {res.stderr.strip()[:200]}"
+                )
         else:
             raise ValueError(f.kind)
 
@@ -573,6 +580,32 @@ def require_ipmi() -> None:
     raise unittest.SkipTest(msg)
 
 
+def versions() -> dict[str, str]:
+    """What the run ran on, for the report: daemons, agents, kernel, Python, this tree."""
+
+    def first_line(cmd: list[str]) -> str:
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout
+            return out.strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "?"
+
+    def package(name: str) -> str:
+        return first_line(["dpkg-query", "-W", "-f", "${Version}\n", name])
+
+    tree = first_line(["git", "-C", str(Path(__file__).parent), "describe", "--always", "--dirty"])
+    return {
+        "corosync": first_line(["corosync", "-v"]).rsplit(" ", 1)[-1].strip("'."),
+        "pacemaker": first_line(["pacemakerd", "--version"]).removeprefix("Pacemaker "),
+        "resource-agents": package("resource-agents"),
+        "fence-agents": package("fence-agents"),
+        "openipmi": package("openipmi"),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "tree": tree,
+    }
+
+
 def write(path: str | None, text: str) -> None:
     """Replace ``path`` whole (a reader never sees half a report); None: not asked for."""
     if path is None:
@@ -587,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=float(os.environ.get("SOAK_SECONDS", 600)))
     ap.add_argument("--seed", type=int, default=int(os.environ.get("SOAK_SEED", 1)))
-    ap.add_argument("--json", default="build/soak.json")
+    ap.add_argument("--json", default="build/soak.json")  # make soak: docs/soak-<fencing>.json
     ap.add_argument("--md", default="docs/soak.md")
     ap.add_argument("--junit", help="also write the run as JUnit XML (make test counts it)")
     ap.add_argument("--fencing", default=os.environ.get("SOAK_FENCING", "off"))
@@ -622,15 +655,19 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": soak.elapsed,
         "nodes": N_NODES,
         "bound": CONVERGE_BOUND_S,
+        "settle": SETTLE_S,
         "steps": len(soak.records),
         "dup_vip": soak.dup_vip,
         "fence_events": soak.fence_events,
+        "versions": versions(),
     }
     md = judge.render_markdown(meta, summary, soak.violations)
     print(md)
     report = {**meta, "summary": summary, "records": soak.records, "violations": soak.violations}
     write(a.json, json.dumps(report, indent=1))
-    write(a.md, md)
+    if a.md is not None:
+        old = Path(a.md).read_text() if Path(a.md).exists() else None
+        write(a.md, judge.merge_report(old, a.fencing, md, FENCING))
     write(a.junit, judge.junit_xml(meta, soak.records, soak.violations))
     return rc
 

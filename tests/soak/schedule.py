@@ -33,7 +33,10 @@ SUBDAEMONS = (
     "pacemaker-schedulerd",
     "pacemaker-controld",
 )
-RESOURCES = ("vip", "dummy-clone", "stateful-clone")
+# Primitive ids: `crm_resource --fail` refuses a clone's id ("We can only process primitive
+# resources", exit 70), which made resource_fail on a clone a silent no-op. Same length and
+# order as before, so every seed keeps its schedule.
+RESOURCES = ("vip", "dummy", "stateful")
 
 
 @dataclass(frozen=True)

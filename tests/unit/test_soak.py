@@ -38,6 +38,25 @@ def test_partitions_keep_a_majority():
             assert len(f.targets) == 1
 
 
+def test_resource_fail_names_primitives():
+    # crm_resource --fail refuses a clone's id (exit 70): a clone id made the fault a no-op.
+    picked = {
+        f.params["resource"]
+        for f in schedule.schedule(262118, NODES, 400)
+        if f.kind == "resource_fail"
+    }
+    assert picked == {"vip", "dummy", "stateful"}
+
+
+def test_seed_262118_covers_every_kind_early():
+    # The committed 600 s runs (docs/soak.md) use this seed: all 11 kinds, partition_admin
+    # and power_cut_drop among them, come up in the first 11 steps.
+    first = schedule.schedule(262118, NODES, 11)
+    assert {f.kind for f in first} == set(schedule.KINDS)
+    assert first[1].describe() == "step 1: resource_fail node5 resource=stateful"
+    assert first[7].describe() == "step 7: partition_admin node4 hold=8 side=minority"
+
+
 def test_steps_are_numbered():
     assert [f.step for f in schedule.schedule(2, NODES, 5)] == [0, 1, 2, 3, 4]
 
@@ -125,7 +144,7 @@ def test_junit_counts_steps_and_violations(tmp_path):
 def test_unclean_losses_heading():
     meta = {"seed": 1, "seconds": 60, "nodes": 5, "fencing": "off", "bound": 90, "steps": 1}
     md = judge.render_markdown(meta | {"dup_vip": [{"step": 0, "seconds": 9.5}]}, {}, [])
-    assert "## Duplicate VIP after unclean losses (fencing off)" in md
+    assert "### Duplicate VIP after unclean losses (fencing off)" in md
     assert "- step 0: 9.5 s" in md
 
 
@@ -147,7 +166,7 @@ def test_fencing_report():
         {"step": 0, "kind": "power_cut_keep", "node": "node5", "what": "on", "after_s": 13.5},
     ]
     md = judge.render_markdown(meta | {"fence_events": ev}, {}, [])
-    assert "## Fencing (ipmi): 1 power-offs" in md
+    assert "### Fencing (ipmi): 1 power-offs" in md
     assert "- step 0 (power_cut_keep): node5 after 11.2 s" in md
 
 
@@ -189,3 +208,25 @@ def test_chassis_control_forwards_to_the_runner(tmp_path, capsys):
         srv.shutdown()
         srv.server_close()
     assert asked == ["status node2", "off node2", "on node2"]
+
+
+def test_report_keeps_one_section_per_fencing_mode():
+    meta = {"seed": 5, "seconds": 600, "nodes": 5, "fencing": "ipmi", "bound": 120, "steps": 1}
+    meta["versions"] = {"pacemaker": "2.1.5", "corosync": "3.1.7"}
+    meta["settle"] = 13.85
+    s = {"restart": {"count": 1, "p50": 4.0, "p95": 4.0, "max": 4.0}}
+    ipmi = judge.render_markdown(meta, s, [])
+    assert "versions: pacemaker 2.1.5, corosync 3.1.7" in ipmi
+    assert "1 faults, settle 13.8 s (token + consensus + margin)" in ipmi
+    off = judge.render_markdown(meta | {"fencing": "off", "seed": 6}, s, [])
+    order = ("off", "ipmi")
+    one = judge.merge_report(None, "ipmi", ipmi, order)
+    assert one.startswith(judge.HEADER) and "## Fencing ipmi" in one
+    both = judge.merge_report(one, "off", off, order)
+    assert both.index("## Fencing off") < both.index("## Fencing ipmi")
+    # a new ipmi run replaces the ipmi section only
+    again = judge.merge_report(both, "ipmi", ipmi.replace("seed 5,", "seed 7,"), order)
+    assert "seed 7," in again and "seed 5," not in again and "seed 6," in again
+    assert again.count("## Fencing ipmi") == 1 and again.count("## Fencing off") == 1
+    # a report from before the sections (no markers) is replaced, not appended to
+    assert judge.merge_report("# Soak test results\nold\n", "off", off, order).count("old") == 0
