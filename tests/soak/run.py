@@ -40,7 +40,7 @@ from tests.harness.hosts import Host, Network, wait_for
 from tests.hostdeps import install_hint
 from tests.soak import judge
 from tests.soak.bmc import Bmcs
-from tests.soak.schedule import Fault, schedule
+from tests.soak.schedule import Fault, cut_for_side, schedule
 
 N_NODES = 5
 VIP = "192.0.2.201"  # not the VIP of the other cluster tests (192.0.2.100)
@@ -400,6 +400,11 @@ class Soak:
             self.stop(h)
             self.start(h)
         elif f.kind in ("partition_carrier", "partition_admin"):
+            holder = next((n for n, has in self.holders().items() if has), None)
+            cut = cut_for_side(f.targets, p["side"], holder, [n.name for n in self.nodes])
+            if cut != f.targets:
+                print(f"  VIP on {holder}, side={p['side']}: cutting {','.join(cut)}", flush=True)
+            hs = [self.net.host(n) for n in cut]
             for x in hs:
                 if f.kind == "partition_carrier":
                     x.link_down()

@@ -56,9 +56,8 @@ def _fault(rng: random.Random, step: int, kind: str, nodes: list[str]) -> Fault:
     if kind in ("partition_carrier", "partition_admin"):
         size = rng.randint(1, minority)
         cut = tuple(sorted(rng.sample(nodes, size)))
-        # Which side the heal is judged from does not matter; the side that was cut off
-        # is the minority, or (side=majority) the cut nodes are named as the majority's
-        # complement: the same partition, reported from the other end.
+        # side: where the VIP's holder ends up. The runner knows the holder only when the
+        # fault starts and swaps one cut node for it (or it out): cut_for_side().
         side = rng.choice(("minority", "majority"))
         return Fault(step, kind, cut, {"side": side, "hold": rng.choice((4, 8, 15))})
     target = (rng.choice(nodes),)
@@ -87,3 +86,17 @@ def schedule(seed: int, nodes: list[str], count: int, kinds: dict[str, int] = KI
     names = sorted(kinds)
     weights = [kinds[k] for k in names]
     return [_fault(rng, step, rng.choices(names, weights)[0], nodes) for step in range(count)]
+
+
+def cut_for_side(
+    cut: tuple[str, ...], side: str, holder: str | None, nodes: list[str]
+) -> tuple[str, ...]:
+    """The nodes a partition cuts off, so that the VIP's holder is on `side`: in the cut-off
+    minority (it must stop the VIP without quorum) or in the majority (the VIP must stay
+    put). The same size as the scheduled cut; unchanged when nothing holds the VIP."""
+    if holder is None or (holder in cut) == (side == "minority"):
+        return cut
+    if side == "minority":
+        return tuple(sorted((*cut[:-1], holder)))
+    spare = [n for n in nodes if n not in cut and n != holder]
+    return tuple(sorted(n if n != holder else spare[0] for n in cut))

@@ -230,3 +230,22 @@ def test_report_keeps_one_section_per_fencing_mode():
     assert again.count("## Fencing ipmi") == 1 and again.count("## Fencing off") == 1
     # a report from before the sections (no markers) is replaced, not appended to
     assert judge.merge_report("# Soak test results\nold\n", "off", off, order).count("old") == 0
+
+
+NODES5 = ["node1", "node2", "node3", "node4", "node5"]
+
+
+@pytest.mark.parametrize(
+    ("cut", "side", "holder", "expect"),
+    [
+        (("node2",), "minority", "node2", ("node2",)),  # already so
+        (("node2",), "majority", "node4", ("node2",)),
+        (("node2", "node3"), "minority", "node5", ("node2", "node5")),  # holder swapped in
+        (("node2", "node3"), "majority", "node3", ("node1", "node2")),  # holder swapped out
+        (("node2",), "majority", None, ("node2",)),  # no VIP anywhere: as scheduled
+    ],
+)
+def test_partition_puts_the_vip_holder_on_the_side_named(cut, side, holder, expect):
+    got = schedule.cut_for_side(cut, side, holder, NODES5)
+    assert got == expect
+    assert len(got) == len(cut) and (holder in got) == (side == "minority" and holder is not None)
