@@ -136,21 +136,61 @@ def cmd_keygen() -> int:
 REMOTED_COMM = "pacemaker-remot"  # /proc/PID/comm keeps 15 characters of the name
 
 
+def _namespace_of(pid: int | str) -> tuple[str | None, int | None]:
+    """Which pid namespace a process is in: the link /proc/PID/ns/pid ("pid:[4026531836]";
+    None for another user's process) and its depth below /proc's namespace (the number of
+    pids on its NSpid line, minus one; None when it is gone)."""
+    try:
+        link: str | None = os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        link = None
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            line = next((x for x in f if x.startswith("NSpid:")), "NSpid: 0")
+    except OSError:
+        return link, None
+    return link, len(line.split()) - 2
+
+
+def same_namespace(
+    theirs: tuple[str | None, int | None], mine: tuple[str | None, int | None]
+) -> bool:
+    """Whether a process shares our pid namespace. Where its link cannot be read, its depth
+    is compared with ours: a container's processes seen from the host's /proc are one level
+    deeper, and inside a container everything is at the container's depth."""
+    link, depth = theirs
+    if depth is None:
+        return False  # gone
+    if link is not None and mine[0] is not None:
+        return link == mine[0]
+    return depth == mine[1]
+
+
+def remoted_pids(namespace_of=_namespace_of) -> list[int]:
+    """pacemaker-remoted processes in our own pid namespace: inside a container the
+    container's; outside, never those of containers or namespace hosts beside us."""
+    mine = namespace_of("self")
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() != REMOTED_COMM:
+                        continue
+            except OSError:
+                continue  # exited meanwhile
+            if same_namespace(namespace_of(entry), mine):
+                pids.append(int(entry))
+    return pids
+
+
 def remote_state(env: Mapping[str, str]):
     """pacemaker-remoted's pids, whether it listens on its port, and who is connected."""
     from . import health, listening
     from .errors import Problems
     from .settings import _remote_port
 
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/comm") as f:
-                    if f.read().strip() == REMOTED_COMM:
-                        pids.append(int(entry))
-            except OSError:
-                continue  # exited meanwhile
+    pids = remoted_pids()
     port = _remote_port(env, Problems())
     tables = listening.read_tables()
     return health.RemoteState(

@@ -9,7 +9,9 @@ Rules the supervisor applies to a plan (a list of Service, in start order):
   it has been spawned.
 - Stop (docker stop, or a FATAL death): services stop one at a time in the reverse of the
   start order, each with `stop_signal`, then SIGKILL after `stop_timeout`; the next one is
-  stopped once the previous has exited.
+  stopped once the previous has exited. A service with a `pre_stop` argv gets its
+  stop_signal only once that command has exited (whatever its status; `pre_stop_results`
+  says what its exit codes mean); `stop_timeout` counts from the start of pre_stop.
 - Death while running: FATAL stops everything and the launcher exits with `start_code`
   if nothing after the service had been started yet (it died during start-up), else with
   `death_code`. RESTART logs it and starts the service again after a backoff
@@ -50,6 +52,9 @@ class Service:
     stop_note: str = ""  # appended to "sending SIGTERM to NAME": what the stop does
     stop_knob: str = ""  # the setting that sets stop_timeout, named in the stop log line
     kill_note: str = ""  # why a SIGKILL after stop_timeout matters
+    pre_stop: list[str] | None = None  # run to its end before stop_signal is sent
+    pre_stop_note: str = ""  # what pre_stop does, logged when it starts
+    pre_stop_results: dict[int, str] = {}  # its exit code -> what happened, logged
     kill_group: bool = False  # SIGKILL its whole process group, not just the process
     forward_signals: bool = False  # USR1, USR2, WINCH, ALRM sent to PID 1 go to it
     started_note: str = ""  # appended to "started NAME (pid N)"
@@ -133,6 +138,10 @@ def cluster_plan(opts) -> list[Service]:
 
 
 REMOTE_PORT = 3121  # pacemaker-remoted's default TCP port (PCMK_remote_port)
+# Exit codes of the remote role's pre_stop (remote_stop.py), here to keep PID 1's imports light.
+STOP_NOT_CONNECTED = 0  # no cluster connected: SIGTERM ends the daemon at once, nothing runs
+STOP_ASKS_ITSELF = 3  # this pacemaker-remoted version asks the cluster itself on SIGTERM
+STOP_DISCONNECTED = 4  # asked: the cluster stopped this node's resources and disconnected
 
 
 def remote_plan(opts) -> list[Service]:
@@ -154,6 +163,15 @@ def remote_plan(opts) -> list[Service]:
         kill_group=True,
         forward_signals=True,
         started_note=f"waiting for the cluster to connect on TCP {port}",
+        # pacemaker-remoted 2.1.5 exits at once on SIGTERM: the launcher asks for it.
+        pre_stop=[sys.executable, "-m", "pcmk_launch.remote_stop", str(port)],
+        pre_stop_note="where pacemaker-remoted cannot (2.1.5), the launcher asks the cluster "
+        "to move this node's resources away and waits until it has disconnected",
+        pre_stop_results={
+            STOP_NOT_CONNECTED: "no cluster is connected",
+            STOP_ASKS_ITSELF: "this pacemaker-remoted asks the cluster itself",
+            STOP_DISCONNECTED: "the cluster has stopped this node's resources and disconnected",
+        },
     )
     return [remoted]
 

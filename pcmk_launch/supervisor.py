@@ -135,6 +135,7 @@ class Supervisor:
         self.killed = False
         self.started_at = clock()
         self.probe_delay = 0.02
+        self.pre_stop_pid: int | None = None  # a service's pre_stop step, while it runs
 
     # ---- the loop -------------------------------------------------------------------
     def run(self) -> int:
@@ -291,12 +292,15 @@ class Supervisor:
             return None
         return pid
 
-    def run_helper(self, argv: list[str], done: Callable[[int], None], quiet: bool = True) -> None:
+    def run_helper(
+        self, argv: list[str], done: Callable[[int], None], quiet: bool = True
+    ) -> int | None:
         pid = self.spawn(argv, quiet=quiet)
         if pid is None:
             done(127 << 8)
         else:
             self.helpers[pid] = done
+        return pid
 
     @staticmethod
     def kill(pid: int, signum: int) -> None:
@@ -452,6 +456,30 @@ class Supervisor:
             self.stopping_now = None
             return
         svc = self.stopping_now = running[-1]
+        self.after(f"kill-{svc.name}", svc.stop_timeout, lambda: self.kill_service(svc))
+        self.progress(f"{svc.name} to stop", svc.stop_timeout)
+        if svc.pre_stop is None:
+            self.send_stop_signal(svc)
+            return
+        note = f": {svc.pre_stop_note}" if svc.pre_stop_note else ""
+        log(f"before stopping {svc.name}{note}")
+        self.pre_stop_pid = self.run_helper(
+            svc.pre_stop, lambda status: self.pre_stop_done(svc, status), quiet=False
+        )
+
+    def pre_stop_done(self, svc: Service, status: int) -> None:
+        self.pre_stop_pid = None
+        if svc.name not in self.pids or self.stopping_now is not svc:
+            return  # it exited (or was killed) meanwhile
+        code = os.waitstatus_to_exitcode(status)
+        what = svc.pre_stop_results.get(code) if os.WIFEXITED(status) else None
+        if what is None:
+            log(f"{svc.name}'s pre-stop step failed ({describe_status(status)})", "warning")
+        else:
+            log(what)
+        self.send_stop_signal(svc)
+
+    def send_stop_signal(self, svc: Service) -> None:
         name = signal.Signals(svc.stop_signal).name
         if svc.stop_knob:
             note = f"; {svc.stop_note} (up to {svc.stop_timeout:g}s, {svc.stop_knob})"
@@ -459,8 +487,6 @@ class Supervisor:
             note = f"; {svc.stop_note}" if svc.stop_note else ""
         log(f"sending {name} to {svc.name}{note}")
         self.kill(self.pids[svc.name], svc.stop_signal)
-        self.after(f"kill-{svc.name}", svc.stop_timeout, lambda: self.kill_service(svc))
-        self.progress(f"{svc.name} to stop", svc.stop_timeout)
 
     def kill_service(self, svc: Service) -> None:
         pid = self.pids.get(svc.name)
@@ -475,11 +501,18 @@ class Supervisor:
         if svc.kill_group:
             self.kill(-pid, signal.SIGKILL)
         self.kill(pid, signal.SIGKILL)
+        self.end_pre_stop()
+
+    def end_pre_stop(self) -> None:
+        """A pre-stop step still waiting is moot once its service is gone."""
+        if self.pre_stop_pid is not None:
+            self.kill(self.pre_stop_pid, signal.SIGKILL)
 
     def on_exit(self, svc: Service, status: int) -> None:
         self.cancel(f"kill-{svc.name}")
         if self.stopping and svc is self.stopping_now:
             self.cancel("progress")
+            self.end_pre_stop()
             if self.pids:
                 log(f"{svc.name} stopped ({describe_status(status)})")
             else:

@@ -309,17 +309,28 @@ def test_losing_a_full_node_moves_the_connection_without_restarting_resources(re
 
 
 # --------------------------------------------------------------------------
-# 3. graceful stop of a remote node (last: an xfail must not leave state for the others)
+# 3. graceful stop of a remote node (last: the stopped remote is not brought back)
 
 
-@pytest.mark.xfail(
-    run=False,  # when it fails it waits out its deadlines (minutes): not in every make test
-    reason="not green yet: with 8 remotes the victim's launcher exits 0 within 0.1 s of SIGTERM"
-    " and its Dummies end up Started elsewhere, but a later check fails (not yet diagnosed;"
-    " pacemaker-remoted logged 'TLS connection was closed and shutting_down set'). The"
-    " image-level stop of one remote (tests/image/test_remote.py) passes. --runxfail runs it.",
-)
+def stops_on(admin: Host, node: str) -> dict[str, str]:
+    """Resource id -> rc-code of the stop in ``node``'s operation history (CIB status): a stop
+    recorded there was run by that node's pacemaker-remoted, so while it was still running."""
+    out = admin.run(["cibadmin", "--query", "--scope", "status"], timeout=30).stdout
+    found = {}
+    for ns in ET.fromstring(out).iter("node_state"):
+        if ns.get("uname") != node:
+            continue
+        for rsc in ns.iter("lrm_resource"):
+            for op in rsc.iter("lrm_rsc_op"):
+                if op.get("operation") == "stop":
+                    found[rsc.get("id", "")] = op.get("rc-code", "")
+    return found
+
+
 def test_graceful_stop_of_a_remote_moves_its_resources_first(remote_cluster):
+    """docker stop of a remote (SIGTERM to its launcher, as Host.stop sends): the cluster
+    stops its resources there before pacemaker-remoted exits (with Pacemaker 2.1.5 the launcher
+    asks for it: pcmk_launch/remote_stop.py says why), they start elsewhere, exit 0."""
     rc = remote_cluster
     s = rc.ensure_all_up()
     assert failed_actions(rc.viewer()) == []
@@ -328,20 +339,31 @@ def test_graceful_stop_of_a_remote_moves_its_resources_first(remote_cluster):
     t0 = time.monotonic()
     rc_exit = victim.stop(STOP_TIMEOUT)
     stopped = time.monotonic() - t0
-    s_at_exit = cluster_state(rc.viewer())
+    admin = rc.viewer()
+    s_at_exit = cluster_state(admin)
     assert rc_exit == 0, victim.log_tail(40)
-    # pacemaker-remoted exits only once the cluster has stopped its resources there
+    # pacemaker-remoted exited only after the cluster had stopped its resources there
     for d in moved:
         assert victim.name not in where(s_at_exit, d), (d, s_at_exit["resources"][d])
+    stops = stops_on(admin, victim.name)
+    assert {d: stops.get(d) for d in moved} == dict.fromkeys(moved, "0"), victim.log_tail(40)
     others = {h.name for h in rc.remotes} - {victim.name}
     s = wait_state(
-        rc.viewer(),
+        admin,
         lambda s: all(len(where(s, d)) == 1 and where(s, d)[0] in others for d in moved),
         LONG,
         f"{moved} Started on other remotes after {victim.name} stopped",
     )
     rc.timing(f"SIGTERM to {victim.name}'s launcher until it exited 0", stopped)
     rc.timing(f"SIGTERM until {moved} Started elsewhere", time.monotonic() - t0)
-    assert failed_actions(rc.viewer()) == []
+    # No fencing: the node left cleanly, it was never unclean.
+    assert not s["nodes"][victim.name]["unclean"], s["nodes"][victim.name]
+    # No failed action, except what Pacemaker announces ("Reconnection attempts to NODE may
+    # result in failures that must be cleared"): its connection is started again once the
+    # node has left, and those starts fail while nothing listens there.
+    failed = [f for f in failed_actions(admin)
+              if f.get("op_key") != f"{victim.name}_start_0"]  # fmt: skip
+    assert failed == []
     log = victim.log_path.read_text(errors="replace")
-    assert "exiting with code 0" in log[log.rfind("==== harness: start") :]
+    this_run = log[log.rfind("==== harness: start") :]
+    assert "exiting with code 0" in this_run

@@ -10,10 +10,12 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.supervisor.conftest import ROOT, children
+from tests.prereq import require_commands, require_root
+from tests.supervisor.conftest import ROOT, Launcher, children
 from tests.supervisor.test_lifecycle import index, names
 from tests.supervisor.test_logs import send_burst, wait_for_socket
 
@@ -45,11 +47,17 @@ def wait_output(launcher, text: str, timeout: float = 10) -> None:
         time.sleep(0.01)
 
 
-def pcmk_launch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    """`pcmk-launch health|status` as `docker exec` would run it, with the node's env."""
+def pcmk_launch(
+    env: dict[str, str], *args: str, inside: Launcher | None = None
+) -> subprocess.CompletedProcess:
+    """`pcmk-launch health|status` as `docker exec` would run it, with the node's env: in the
+    pid and mount namespaces of `inside` when it runs as PID 1 of its own (else from here)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PCMK_")}
+    enter = []
+    if inside is not None and inside.mode == "pid1":
+        enter = ["nsenter", "-t", str(inside.pid), "--pid", "--mount", "--"]
     return subprocess.run(
-        [sys.executable, "-m", "pcmk_launch", *args],
+        [*enter, sys.executable, "-m", "pcmk_launch", *args],
         env={**clean, **env, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
@@ -161,11 +169,11 @@ def test_health_and_status_of_a_remote_node(launcher, remote_env):
     port = int(remote_env["PCMK_remote_port"])
     launcher.start(env=remote_env)
     launcher.wait_event("pacemaker-remoted listening")
-    health = pcmk_launch(remote_env, "health")
+    health = pcmk_launch(remote_env, "health", inside=launcher)
     assert health.returncode == 0, health.stdout + health.stderr
     assert health.stdout.startswith(f"healthy: pacemaker-remoted is listening on TCP {port}")
 
-    status = pcmk_launch(remote_env, "status", "--json")
+    status = pcmk_launch(remote_env, "status", "--json", inside=launcher)
     assert status.returncode == 0, status.stderr
     data = json.loads(status.stdout)
     assert (data["role"], data["running"], data["healthy"]) == ("remote", True, True)
@@ -174,9 +182,9 @@ def test_health_and_status_of_a_remote_node(launcher, remote_env):
 
     # a "cluster" connected to the port (the kernel completes it; the fake never accepts)
     with socket.create_connection(("127.0.0.1", port)):
-        data = json.loads(pcmk_launch(remote_env, "status", "--json").stdout)
+        data = json.loads(pcmk_launch(remote_env, "status", "--json", inside=launcher).stdout)
         assert data["connected"] and data["peers"] == ["127.0.0.1"]
-        text = pcmk_launch(remote_env, "status").stdout
+        text = pcmk_launch(remote_env, "status", inside=launcher).stdout
         assert "cluster connected from 127.0.0.1" in text
 
     launcher.signal(signal.SIGTERM)
@@ -184,3 +192,31 @@ def test_health_and_status_of_a_remote_node(launcher, remote_env):
     gone = pcmk_launch(remote_env, "health")
     assert gone.returncode == 1 and gone.stdout.startswith("unhealthy: pacemaker-remoted")
     assert pcmk_launch(remote_env, "status", "--json").returncode == 1
+
+
+def test_health_counts_no_pacemaker_remoted_of_another_pid_namespace(remote_env):
+    """A remote container (or namespace host) beside us runs its own pacemaker-remoted: seen
+    in our /proc, it is not ours, so health and status here say none runs."""
+    require_root()
+    require_commands("unshare")
+    beside = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", sys.executable, "-c",
+         "import ctypes, time\n"
+         "ctypes.CDLL(None).prctl(15, ctypes.c_char_p(b'pacemaker-remot'), 0, 0, 0)\n"
+         "time.sleep(60)"],
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while not any(
+            Path(f"/proc/{pid}/comm").read_text().strip() == "pacemaker-remot"
+            for pid in children(beside.pid)
+        ):
+            assert time.monotonic() < deadline, "the other namespace's daemon never started"
+            time.sleep(0.01)
+        gone = pcmk_launch(remote_env, "health")
+        assert gone.stdout.startswith("unhealthy: pacemaker-remoted is not running"), gone.stdout
+        status = pcmk_launch(remote_env, "status", "--json")
+        assert status.returncode == 1 and json.loads(status.stdout)["pids"] == []
+    finally:
+        beside.kill()
+        beside.wait()

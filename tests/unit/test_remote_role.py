@@ -217,3 +217,45 @@ def test_running_without_pacemaker_remoted_is_refused_before_anything_is_written
     assert list(tmp_path.iterdir()) == []
     assert cli.main(cli_args(tmp_path, "--dry-run"), env=env) == 0
     assert "warning: pacemaker-remoted is not installed" in capsys.readouterr().out
+
+
+def test_the_remote_stop_first_asks_the_cluster_where_the_daemon_cannot():
+    from pcmk_launch import remote_stop
+
+    (remoted,) = services.remote_plan(Options(remote_port=3122))
+    assert remoted.pre_stop[-2:] == ["pcmk_launch.remote_stop", "3122"]
+    # every outcome but a failure has its log line; a failure is logged as one
+    assert set(remoted.pre_stop_results) == {
+        remote_stop.NOT_CONNECTED,
+        remote_stop.ASKS_ITSELF,
+        remote_stop.DISCONNECTED,
+    }
+    assert remote_stop.FAILED not in remoted.pre_stop_results
+    # Pacemaker 2.1.5 exits at once on SIGTERM (fixed in 2.1.6); the others wait themselves
+    v = remote_stop.parse_version
+    assert v("Pacemaker 2.1.5\nWritten by Andrew Beekhof\n") == (2, 1, 5)
+    assert remote_stop.exits_at_once(v("Pacemaker 2.1.5"))
+    for other in ("Pacemaker 2.1.6", "Pacemaker 2.1.4", "Pacemaker 3.0.0", "garbage", ""):
+        assert not remote_stop.exits_at_once(v(other)), other
+
+
+@pytest.mark.parametrize(
+    ("theirs", "mine", "same"),
+    [
+        (("pid:[1]", 0), ("pid:[1]", 0), True),
+        (("pid:[2]", 1), ("pid:[1]", 0), False),  # a container's, seen from the host
+        (("pid:[2]", 0), ("pid:[1]", 0), False),  # a sibling's under a shared /proc
+        ((None, 0), ("pid:[1]", 0), True),  # another user's, in a container: same depth
+        ((None, 1), ("pid:[1]", 0), False),  # another user's container, from the host
+        (("pid:[1]", None), ("pid:[1]", 0), False),  # gone meanwhile
+    ],
+)
+def test_health_looks_only_at_its_own_pid_namespace(theirs, mine, same):
+    assert cli.same_namespace(theirs, mine) is same
+
+
+def test_remoted_pids_of_other_namespaces_are_not_ours():
+    ours = cli._namespace_of("self")
+    assert ours[0] and ours[0].startswith("pid:[") and ours[1] is not None
+    # every process on the machine in another namespace: none of them is counted
+    assert cli.remoted_pids(lambda pid: ours if pid == "self" else ("pid:[0]", ours[1])) == []
