@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
 import pytest
