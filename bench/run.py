@@ -27,6 +27,7 @@ import unittest
 from collections.abc import Callable
 from pathlib import Path
 
+from bench import scale
 from tests.harness.cluster import (
     LAUNCHER_ARGV,
     NAIVE_ARGV,
@@ -527,6 +528,8 @@ def run(reps: int, quick: bool) -> dict:
         raise BenchError("image size: no pacemaker_docker:latest image (run `make image`)")
     if size is not None:
         figure("image size", "MB", [size], "", [], "report")
+    # Full nodes at 3..16 with CPU per node (bench/scale.py); quick: 3 nodes only.
+    scaled = scale.run_scale(scale.QUICK_SIZES if quick else scale.SIZES, 1 if quick else 2)
     assert_no_leftovers()
     return {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -534,6 +537,7 @@ def run(reps: int, quick: bool) -> dict:
         "reps": reps,
         "machine": machine(),
         "figures": figures,
+        "scale": scaled,
     }
 
 
@@ -594,7 +598,7 @@ def write_docs(result: dict) -> None:
         f"{' (quick)' if result['quick'] else ''}, {result['reps']} repetitions\n\n"
         f"Machine: {m['cores']} cores, kernel {m['kernel']}, Python {m['python']}, "
         f"{m['corosync']}, {m['pacemaker']}; load average at the end (1/5/15 min): "
-        f"{m.get('load', '?')}.\n\n{table(result)}\n"
+        f"{m.get('load', '?')}.\n\n{table(result)}\n\n{scale.section(result['scale'])}"
     )
     DOCS.parent.mkdir(exist_ok=True)
     DOCS.write_text(head + body)
