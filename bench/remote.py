@@ -20,15 +20,13 @@ and bench/results/remote.json.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
-import unittest
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.run import DOCS, BenchError, log, machine, stats, table
+from bench.run import DOCS, BenchError, log, machine, publish, stats, table
 from tests.harness.cluster import LAUNCHER_ARGV, Cluster, launcher_env, wait_state
 from tests.harness.hosts import Host, assert_no_leftovers, require_root
 from tests.harness.remote import (
@@ -293,20 +291,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     args = p.parse_args(argv)
-    try:
-        result = run(args.reps)
-    except unittest.SkipTest as exc:  # not root, daemons missing; with CI=true an error instead
-        print(f"bench: remote: skipped: {exc}", file=sys.stderr)
-        return 0
-    except Exception as exc:  # noqa: BLE001 - any failure means no figures
-        print(f"bench: remote: FAILED, no figures reported: {exc}", file=sys.stderr)
-        return 1
-    print(table(result))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    if not args.no_docs:
-        write_section(result)
-    return 0
+    code = publish(
+        "bench: remote", lambda: run(args.reps), table, RESULTS, write_section, args.no_docs
+    )
+    return code or 0
 
 
 if __name__ == "__main__":

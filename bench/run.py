@@ -30,12 +30,12 @@ from pathlib import Path
 from bench import scale
 from tests.harness.cluster import (
     LAUNCHER_ARGV,
-    NAIVE_ARGV,
     Cluster,
     cluster_state,
 )
 from tests.harness.hosts import Host, assert_no_leftovers, require_root, wait_for
 from tests.harness.pinger import VIP, Pinger
+from tests.hostdeps import first_line
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
@@ -69,12 +69,7 @@ def start_cluster(n: int, naive: bool = False, **env: str) -> tuple[Cluster, flo
     c = Cluster(n)
     try:
         t0 = time.monotonic()
-        if naive:  # the same daemons the naive way: corosync, wait, pacemakerd, default CIB
-            c.write_corosync_conf()
-            for h in c.hosts:
-                h.start(NAIVE_ARGV)
-        else:
-            c.start_launchers(**env)
+        c.start_together(naive, **env)
         return c, formed(c, n, 120, t0)
     except BaseException:
         c.teardown()
@@ -542,19 +537,12 @@ def run(reps: int, quick: bool) -> dict:
 
 
 def machine() -> dict[str, str]:
-    def version(cmd: list[str]) -> str:
-        try:
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout
-            return out.strip().splitlines()[0]
-        except (OSError, IndexError, subprocess.TimeoutExpired):
-            return "?"
-
     return {
         "cores": str(os.cpu_count()),
         "kernel": platform.release(),
         "python": platform.python_version(),
-        "corosync": version(["corosync", "-v"]),
-        "pacemaker": version(["pacemakerd", "--version"]),
+        "corosync": first_line(["corosync", "-v"]),
+        "pacemaker": first_line(["pacemakerd", "--version"]),
         # The machine is shared: how busy it was says how far absolute times can be trusted.
         "load": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
     }
@@ -639,6 +627,33 @@ drift on a shared machine: compare ratios.
 """
 
 
+def publish(
+    label: str,
+    compute: Callable[[], dict],
+    show: Callable[[dict], str],
+    results: Path,
+    write: Callable[[dict], None],
+    no_docs: bool,
+) -> int | None:
+    """Run one benchmark and report it: its table on stdout, its JSON in `results`, its docs
+    section unless `no_docs`; exit code 0. Any failure: 1, with no figure reported. A skip
+    (not root, daemons missing): None, which the caller exits 0 on."""
+    try:
+        result = compute()
+    except unittest.SkipTest as exc:  # with CI=true the harness raises an error instead
+        print(f"{label}: skipped: {exc}", file=sys.stderr)
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means no figures
+        print(f"{label}: FAILED, no figures reported: {exc}", file=sys.stderr)
+        return 1
+    print(show(result))
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(result, indent=2) + "\n")
+    if not no_docs:
+        write(result)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="1 repetition, 3 nodes only")
@@ -646,21 +661,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     args = p.parse_args(argv)
     reps = 1 if args.quick else args.reps
-    try:
-        result = run(reps, args.quick)
-    except unittest.SkipTest as exc:  # not root, daemons missing; with CI=true an error instead
-        print(f"bench: skipped: {exc}", file=sys.stderr)
-        return 0
-    except Exception as exc:  # noqa: BLE001 - any failure means no figures
-        print(f"bench: FAILED, no figures reported: {exc}", file=sys.stderr)
-        return 1
-    print(table(result))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    if not args.no_docs:
-        write_docs(result)
-    if args.quick:
-        return 0
+    code = publish("bench", lambda: run(reps, args.quick), table, RESULTS, write_docs, args.no_docs)
+    if code != 0 or args.quick:  # None (skipped) too
+        return code or 0
     from bench import remote  # 3 full + 8 and + 24 remote hosts: minutes, full runs only
 
     return remote.main(["--reps", str(min(reps, 3))] + (["--no-docs"] if args.no_docs else []))

@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.harness.cluster import NAIVE_ARGV, Cluster, cluster_state
+from tests.harness.cluster import Cluster, cluster_state
 from tests.harness.hosts import Host, assert_no_leftovers, require_root
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,12 +124,7 @@ def formation(n: int, naive: bool, timeout: float, env: dict[str, str]) -> dict:
     try:
         load_before = os.getloadavg()[0]
         t0 = time.monotonic()
-        if naive:  # the same daemons the naive way: corosync, wait, pacemakerd, default CIB
-            c.write_corosync_conf()
-            for h in c.hosts:
-                h.start(NAIVE_ARGV)
-        else:
-            c.start_launchers(**env)
+        c.start_together(naive, **env)
         last: dict = {}
         done = False
         while time.monotonic() - t0 < timeout:

@@ -4,6 +4,7 @@ Standard library only: the harness and the bench use it too."""
 
 from __future__ import annotations
 
+import subprocess
 from functools import cache
 from pathlib import Path
 
@@ -25,3 +26,12 @@ def package_of() -> dict[str, str]:
 def install_hint(commands: list[str]) -> str:
     packages = sorted({package_of().get(c, c) for c in commands})
     return f"as root: apt-get install {' '.join(packages)} (or make host-deps-test)"
+
+
+def first_line(cmd: list[str]) -> str:
+    """The first line `cmd` prints (a version, say), or "?" where it cannot say."""
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout
+        return out.strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "?"

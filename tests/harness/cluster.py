@@ -362,6 +362,15 @@ class Cluster:
             h.start(LAUNCHER_ARGV, env)
         return env
 
+    def start_together(self, naive: bool = False, **env: str) -> None:
+        """Every host at once: the launcher with `env`, or (naive) the same daemons the naive
+        way, a bench's baseline: corosync, wait, pacemakerd, default CIB."""
+        if naive:
+            self.write_corosync_conf()
+            self.start()
+        else:
+            self.start_launchers(**env)
+
     def running(self) -> list[Host]:
         return [h for h in self.hosts if h.running]
 

@@ -26,7 +26,6 @@ import platform
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -37,7 +36,7 @@ from pathlib import Path
 from tests.harness import hosts
 from tests.harness.cluster import LAUNCHER_ARGV, cluster_state, launcher_env
 from tests.harness.hosts import Host, Network, wait_for
-from tests.hostdeps import install_hint
+from tests.hostdeps import first_line, install_hint
 from tests.soak import judge
 from tests.soak.bmc import Bmcs
 from tests.soak.schedule import Fault, cut_for_side, schedule
@@ -587,13 +586,6 @@ def require_ipmi() -> None:
 
 def versions() -> dict[str, str]:
     """What the run ran on, for the report: daemons, agents, kernel, Python, this tree."""
-
-    def first_line(cmd: list[str]) -> str:
-        try:
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout
-            return out.strip().splitlines()[0]
-        except (OSError, IndexError, subprocess.TimeoutExpired):
-            return "?"
 
     def package(name: str) -> str:
         return first_line(["dpkg-query", "-W", "-f", "${Version}\n", name])
