@@ -133,64 +133,13 @@ def cmd_keygen() -> int:
     return ExitCode.OK
 
 
-REMOTED_COMM = "pacemaker-remot"  # /proc/PID/comm keeps 15 characters of the name
-
-
-def _namespace_of(pid: int | str) -> tuple[str | None, int | None]:
-    """Which pid namespace a process is in: the link /proc/PID/ns/pid ("pid:[4026531836]";
-    None for another user's process) and its depth below /proc's namespace (the number of
-    pids on its NSpid line, minus one; None when it is gone)."""
-    try:
-        link: str | None = os.readlink(f"/proc/{pid}/ns/pid")
-    except OSError:
-        link = None
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            line = next((x for x in f if x.startswith("NSpid:")), "NSpid: 0")
-    except OSError:
-        return link, None
-    return link, len(line.split()) - 2
-
-
-def same_namespace(
-    theirs: tuple[str | None, int | None], mine: tuple[str | None, int | None]
-) -> bool:
-    """Whether a process shares our pid namespace. Where its link cannot be read, its depth
-    is compared with ours: a container's processes seen from the host's /proc are one level
-    deeper, and inside a container everything is at the container's depth."""
-    link, depth = theirs
-    if depth is None:
-        return False  # gone
-    if link is not None and mine[0] is not None:
-        return link == mine[0]
-    return depth == mine[1]
-
-
-def remoted_pids(namespace_of=_namespace_of) -> list[int]:
-    """pacemaker-remoted processes in our own pid namespace: inside a container the
-    container's; outside, never those of containers or namespace hosts beside us."""
-    mine = namespace_of("self")
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/comm") as f:
-                    if f.read().strip() != REMOTED_COMM:
-                        continue
-            except OSError:
-                continue  # exited meanwhile
-            if same_namespace(namespace_of(entry), mine):
-                pids.append(int(entry))
-    return pids
-
-
 def remote_state(env: Mapping[str, str]):
     """pacemaker-remoted's pids, whether it listens on its port, and who is connected."""
-    from . import health, listening
+    from . import health, listening, procs
     from .errors import Problems
     from .settings import _remote_port
 
-    pids = remoted_pids()
+    pids = procs.pids_named("pacemaker-remoted")
     port = _remote_port(env, Problems())
     tables = listening.read_tables()
     return health.RemoteState(
@@ -254,17 +203,17 @@ def cmd_remote_status(env: Mapping[str, str], as_json: bool) -> int:
 
 
 def cmd_health(env: Mapping[str, str]) -> int:
-    from . import health
+    from . import health, procs
 
     if is_remote(env):
         return cmd_remote_health(env)
-
-    try:
-        state = cluster_state()
-    except ValueError as exc:
-        print(f"unhealthy: {exc}")
-        return 1
-    reason = health.judge(state, local_node_name(env))
+    # The daemons first: crm_mon may still call this node online while its fencer is gone.
+    reason = health.judge_daemons(procs.pacemaker_daemons())
+    if reason is None:
+        try:
+            reason = health.judge(cluster_state(), local_node_name(env))
+        except ValueError as exc:
+            reason = str(exc)
     if reason:
         print(f"unhealthy: {reason}")
         return 1
@@ -275,7 +224,7 @@ def cmd_health(env: Mapping[str, str]) -> int:
 def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
     import json
 
-    from . import health
+    from . import health, procs
     from .errors import Problems
     from .plan import metrics_line
     from .settings import Settings, parse_metrics
@@ -285,23 +234,34 @@ def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
     name = local_node_name(env)
     cluster_name = env.get("PCMK_CLUSTER_NAME", "docker")
     metrics, address = parse_metrics(env, Problems())
+    daemons = procs.pacemaker_daemons()
+    daemons_reason = health.judge_daemons(daemons)
+    daemon_facts = {"daemons": daemons, "missing_daemons": health.missing_daemons(daemons)}
     try:
         state = cluster_state(with_cib=True)
     except ValueError as exc:
         if as_json:
-            print(json.dumps({"running": False, "reason": str(exc), "local_node": name}))
+            data = {"running": False, "reason": str(exc), "local_node": name, "healthy": False}
+            print(json.dumps(data | daemon_facts, indent=2))
         else:
             print(f"not running: {exc}")
+            print(health.daemons_line(daemons))
         return 1
+    reason = daemons_reason or health.judge(state, name)
     if as_json:
         data = {"running": True, "cluster_name": cluster_name, "local_node": name}
         data.update(state.to_dict())
-        data["healthy"] = health.judge(state, name) is None
+        data["healthy"] = reason is None
+        data["unhealthy_reason"] = reason
+        data.update(daemon_facts)
         data["metrics"] = {"on": metrics, "address": address}
         print(json.dumps(data, indent=2))
     else:
         sys.stdout.write(health.summary(state, cluster_name, name))
+        print(health.daemons_line(daemons))
         print(metrics_line(Settings(metrics=metrics, metrics_address=address)))
+        if reason:
+            print(f"unhealthy: {reason}")
     return 0
 
 

@@ -14,6 +14,7 @@ class ExitCode(IntEnum):
     COROSYNC_START = 3  # corosync exited or never became ready during start-up
     DAEMON_DIED = 4  # corosync or pacemakerd died while the cluster was running
     KILLED = 5  # a daemon ignored SIGTERM for its whole grace period and was SIGKILLed
+    WEDGED = 6  # pacemakerd left a subdaemon dead and restarting pacemakerd did not help
 
 
 class ConfigError(Exception):

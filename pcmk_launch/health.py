@@ -103,6 +103,26 @@ def parse(crm_mon_xml: str, cib_resources: str | None = None) -> ClusterState:
     )
 
 
+def missing_daemons(daemons: dict[str, int | None]) -> list[str]:
+    """The pacemaker daemons that do not run, from procs.pacemaker_daemons() (name -> pid)."""
+    return [name for name, pid in daemons.items() if pid is None]
+
+
+def judge_daemons(daemons: dict[str, int | None]) -> str | None:
+    """None when pacemakerd and every subdaemon run, else the reason. A node without its
+    fencer or CIB manager can still look online in crm_mon: this is checked first."""
+    if daemons.get("pacemakerd") is None:
+        return "pacemakerd is not running"
+    missing = missing_daemons(daemons)
+    if not missing:
+        return None
+    return (
+        f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not running "
+        "(pacemakerd respawns a subdaemon at once; if it does not within a few seconds, the "
+        "launcher restarts pacemakerd)"
+    )
+
+
 def judge(state: ClusterState, local_name: str) -> str | None:
     """None when this node is online in a quorate partition with a DC, else the reason."""
     if state.dc is None:  # before the election crm_mon lists no nodes at all
@@ -116,6 +136,13 @@ def judge(state: ClusterState, local_name: str) -> str | None:
     if not state.quorate:
         return "this partition has no quorum"
     return None
+
+
+def daemons_line(daemons: dict[str, int | None]) -> str:
+    """`status`: each pacemaker daemon with its pid, or MISSING."""
+    return "daemons: " + ", ".join(
+        f"{name} {pid if pid is not None else 'MISSING'}" for name, pid in daemons.items()
+    )
 
 
 def summary(state: ClusterState, cluster_name: str, local_name: str) -> str:

@@ -18,6 +18,17 @@ Rules the supervisor applies to a plan (a list of Service, in start order):
   (`restart_delay`, doubling up to `restart_max`; back to `restart_delay` after it has run
   for `restart_max`); it never stops the cluster, and its SIGKILL on stop does not count
   as an unclean stop.
+- Children: a service with `children` (names of processes it must itself keep running, as
+  pacemakerd its subdaemons) has them watched through pidfds, so nothing polls while all
+  run. Once every child has been seen, one gone for `children_grace` seconds (or not all
+  there `ready_timeout` after a start) means the service will not bring it back: the
+  supervisor restarts the service (stop_signal, SIGKILL of its group after stop_timeout,
+  start again: "a recovery"), unless the service says it is shutting down on its own
+  (`shutting_down`, an argv that exits 0 if so). Recoveries back off (none for the first
+  in `recover_window`, then `restart_delay` doubling up to `restart_max`); the supervisor
+  gives up, stops everything cleanly and exits with `recover_code` after `recover_limit`
+  restarts in a row that did not bring every child back, or more than `recover_burst`
+  recoveries within `recover_window` seconds.
 
 To add a service (an exporter, pacemaker-remoted, ...): build a Service in a plan function
 below (or a new one for a new role) and put it at the place in the list that gives the
@@ -32,6 +43,7 @@ import signal
 import sys
 
 from .errors import ExitCode
+from .procs import PACEMAKER_SUBDAEMONS
 
 FATAL = "fatal"  # its death stops everything
 RESTART = "restart"  # its death is logged and it is started again with backoff
@@ -61,6 +73,13 @@ class Service:
     exit_notes: dict[int, str] = {}  # exit code -> what it means, for the death message
     restart_delay: float = 1.0
     restart_max: float = 30.0
+    children: tuple[str, ...] = ()  # processes it keeps running itself, by name (comm)
+    children_grace: float = 5.0  # a child gone this long: the service did not respawn it
+    shutting_down: list[str] | None = None  # exits 0 while the service stops on its own
+    recover_code: int = ExitCode.WEDGED  # exit code when recoveries do not help
+    recover_limit: int = 3  # restarts in a row that did not bring every child back: give up
+    recover_burst: int = 10  # at most this many recoveries ...
+    recover_window: float = 600.0  # ... within this many seconds
     # SIGHUP while everything runs: these commands, one after the other, each only if the
     # previous exited 0 (e.g. re-render corosync.conf, then tell corosync to reload it).
     reload: list[list[str]] = []
@@ -122,6 +141,12 @@ def cluster_plan(opts) -> list[Service]:
         forward_signals=True,
         started_note="the cluster stack is up",
         exit_notes={100: "fatal: do not respawn"},  # CRM_EX_FATAL
+        # pacemakerd may leave a subdaemon dead for good while corosync stays up ("Not
+        # respawning ... until cluster returns"): restarting pacemakerd brings it back.
+        children=PACEMAKER_SUBDAEMONS,
+        children_grace=opts.subdaemon_grace,
+        shutting_down=[sys.executable, "-m", "pcmk_launch.pacemakerd_state"],
+        ready_timeout=opts.start_timeout,
     )
     plan = [corosync, pacemakerd]
     render = [

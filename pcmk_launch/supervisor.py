@@ -1,9 +1,10 @@
 """PID 1: run the role's service plan (services.py: corosync, then pacemakerd; or
-pacemaker-remoted alone); reap everything;
-forward signals; stop in reverse order.
+pacemaker-remoted alone); reap everything; forward signals; watch that pacemakerd keeps
+its subdaemons running and restart it when it does not; stop in reverse order.
 
-One loop, tini style: every event (a signal, a child's exit, a deadline) wakes a single
-select() on the signal wakeup pipe; nothing polls while the cluster runs. This one loop owns
+One loop, tini style: every event (a signal, a child's exit, a watched subdaemon's exit
+through its pidfd, a deadline) wakes a single select(); nothing polls while the cluster
+runs. This one loop owns
 all waiting: helper commands are spawned and reaped here too, so a global waitpid(-1)
 never steals their exit status.
 
@@ -20,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from . import logrelay, services
+from . import logrelay, procs, services
 from .errors import ExitCode
 from .services import FATAL, RESTART, Service
 
@@ -49,6 +50,7 @@ class Options:
     metrics_address = ""  # "" : no exporter; else [HOST]:PORT for ha_cluster_exporter
     role = "cluster"  # picks the plan: services.PLANS
     remote_port = 3121  # remote role: where pacemaker-remoted listens
+    subdaemon_grace = 5.0  # a pacemaker subdaemon gone this long was not respawned
 
     def __init__(self, **values: object):
         for key, value in values.items():
@@ -118,9 +120,11 @@ class Supervisor:
         opts: Options,
         clock: Callable[[], float] = time.monotonic,
         plan: list[Service] | None = None,
+        find_children: Callable[[int, tuple[str, ...]], dict[str, int]] = procs.children_named,
     ):
         self.opts = opts
         self.clock = clock
+        self.find_children = find_children
         self.plan = services.PLANS[opts.role](opts) if plan is None else plan
         self.pids: dict[str, int] = {}  # running services by name
         self.next_start = 0  # index in the plan of the next service to start
@@ -136,6 +140,17 @@ class Supervisor:
         self.started_at = clock()
         self.probe_delay = 0.02
         self.pre_stop_pid: int | None = None  # a service's pre_stop step, while it runs
+        self.selector: selectors.BaseSelector | None = None
+        # Children watch (Service.children): per service, child name -> pid and its pidfd;
+        # which are missing since when; recoveries done and restarts that did not help.
+        self.watched: dict[str, dict[str, tuple[int, int | None]]] = {}
+        self.missing: dict[str, dict[str, float]] = {}
+        self.seen_all: set[str] = set()  # services whose children have all been seen
+        self.recovering: dict[str, float] = {}  # service -> when its children went missing
+        self.restarting: dict[str, tuple[float, int]] = {}  # stopped to recover: delay, pid
+        self.recoveries: dict[str, list[float]] = {}
+        self.failed_recoveries: dict[str, int] = {}
+        self.scan_delay: dict[str, float] = {}
 
     # ---- the loop -------------------------------------------------------------------
     def run(self) -> int:
@@ -148,18 +163,18 @@ class Supervisor:
         if os.getpid() != 1:
             become_subreaper()
         self.rfd = rfd
-        selector = selectors.DefaultSelector()
-        selector.register(rfd, selectors.EVENT_READ)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(rfd, selectors.EVENT_READ, None)
         relay = self.open_relay()
         if relay is not None:
-            selector.register(relay.sock, selectors.EVENT_READ)
+            self.selector.register(relay.sock, selectors.EVENT_READ, lambda: relay.drain())
         self.handle_signals()  # a SIGTERM that came before we started anything
         if not self.stopping:
             self.start_next()
         while not self.finished():
-            ready = selector.select(self.next_timeout())
-            if relay is not None and any(key.fd != rfd for key, _ in ready):
-                relay.drain()
+            for key, _ in self.selector.select(self.next_timeout()):
+                if key.data is not None:
+                    key.data()  # the log relay, or a watched child's pidfd
             self.handle_signals()
             self.run_timers()
         if relay is not None:
@@ -335,6 +350,8 @@ class Supervisor:
             return
         self.pids[svc.name] = pid
         self.spawned_at[svc.name] = self.clock()
+        if svc.children:
+            self.watch_children(svc)
         if not first:
             log(f"restarted {svc.name} (pid {pid})")
         elif svc.ready is None:
@@ -394,6 +411,232 @@ class Supervisor:
 
         self.after("progress", PROGRESS_EVERY, tick)
 
+    # ---- children: the processes a service must keep running itself ---------------------
+    # pacemakerd respawns a subdaemon that dies, except when its check of the corosync
+    # connection fails at that moment: then it waits for "the cluster to return", which never
+    # happens while corosync stays up. We hold a pidfd per child (no polling while all run),
+    # look for a respawned one with a short backoff scan, and restart the service when a
+    # child stays gone (see services.py, "Children").
+    def watch_children(self, svc: Service) -> None:
+        """A service was (re)started: look for all its children until ready_timeout."""
+        self.unwatch_children(svc)
+        self.missing[svc.name] = dict.fromkeys(svc.children, self.clock())
+        self.rescan(svc)
+        self.after(f"wedge-{svc.name}", svc.ready_timeout, lambda: self.children_overdue(svc))
+
+    def unwatch_children(self, svc: Service) -> None:
+        for name in list(self.watched.get(svc.name, {})):
+            self.drop_watch(svc, name)
+        self.missing.pop(svc.name, None)
+        self.cancel(f"scan-{svc.name}")
+        self.cancel(f"wedge-{svc.name}")
+
+    def drop_watch(self, svc: Service, name: str) -> None:
+        _, fd = self.watched.get(svc.name, {}).pop(name, (0, None))
+        if fd is not None:
+            self.unwatch_exit(fd)
+
+    def watch_exit(self, pid: int, on_exit: Callable[[], None]) -> int | None:
+        """A pidfd, in the loop's selector, that calls on_exit when the process exits (any
+        process, not only our child). None where the kernel has no pidfds (before 5.3): such
+        a child is then looked for every children_grace seconds. ProcessLookupError: gone."""
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            raise
+        except (AttributeError, OSError):
+            return None
+        if self.selector is not None:
+            self.selector.register(fd, selectors.EVENT_READ, on_exit)
+        return fd
+
+    def unwatch_exit(self, fd: int) -> None:
+        if self.selector is not None:
+            self.selector.unregister(fd)
+        os.close(fd)
+
+    def rescan(self, svc: Service) -> None:
+        self.scan_delay[svc.name] = 0.02
+        self.after(f"scan-{svc.name}", 0.02, lambda: self.scan_children(svc))
+
+    def scan_children(self, svc: Service) -> None:
+        pid = self.pids.get(svc.name)
+        if pid is None or self.stopping or svc.name in self.restarting:
+            return
+        found = self.find_children(pid, svc.children)
+        watched = self.watched.setdefault(svc.name, {})
+        missing = self.missing.setdefault(svc.name, {})
+        polled = False
+        for name in svc.children:
+            cpid = found.get(name)
+            if cpid is None:
+                if name in watched:  # no pidfd told us (old kernel): gone now
+                    self.drop_watch(svc, name)
+                    self.child_missing(svc, name)
+                continue
+            if watched.get(name, (None, None))[0] != cpid:
+                self.drop_watch(svc, name)
+                try:
+                    fd = self.watch_exit(cpid, lambda n=name, p=cpid: self.child_gone(svc, n, p))
+                    watched[name] = (cpid, fd)
+                except ProcessLookupError:
+                    continue  # exited between the scan and the pidfd: still missing
+                since = missing.pop(name, None)
+                if since is not None and svc.name in self.seen_all:
+                    log(
+                        f"{svc.name} respawned {name} (pid {cpid}), {self.clock() - since:.1f}s "
+                        "after it exited"
+                    )
+            polled = polled or watched[name][1] is None
+        if missing:
+            delay = self.scan_delay.get(svc.name, 0.02)
+            self.scan_delay[svc.name] = min(delay * 2, 1.0)
+            self.after(f"scan-{svc.name}", delay, lambda: self.scan_children(svc))
+            return
+        self.cancel(f"wedge-{svc.name}")
+        self.all_children_running(svc)
+        if polled:
+            self.after(f"scan-{svc.name}", svc.children_grace, lambda: self.scan_children(svc))
+
+    def child_gone(self, svc: Service, name: str, pid: int) -> None:
+        """A watched child's pidfd became readable: it has exited."""
+        if self.watched.get(svc.name, {}).get(name, (None,))[0] != pid:
+            return
+        self.drop_watch(svc, name)
+        if not self.stopping and svc.name in self.pids and svc.name not in self.restarting:
+            self.child_missing(svc, name)
+
+    def child_missing(self, svc: Service, name: str) -> None:
+        missing = self.missing.setdefault(svc.name, {})
+        if not missing:
+            self.after(f"wedge-{svc.name}", svc.children_grace, lambda: self.children_overdue(svc))
+        missing.setdefault(name, self.clock())
+        if svc.name in self.seen_all:
+            log(
+                f"{name} of {svc.name} exited; waiting up to {svc.children_grace:g}s for "
+                f"{svc.name} to respawn it"
+            )
+        self.rescan(svc)
+
+    def all_children_running(self, svc: Service) -> None:
+        first = svc.name not in self.seen_all
+        self.seen_all.add(svc.name)
+        since = self.recovering.pop(svc.name, None)
+        if since is not None:
+            self.failed_recoveries.pop(svc.name, None)
+            log(
+                f"recovered: {svc.name} runs all {len(svc.children)} of its subdaemons again, "
+                f"{self.clock() - since:.1f}s after the first went missing"
+            )
+        elif first:
+            log(f"{svc.name} runs its {len(svc.children)} subdaemons; watching them")
+
+    def children_overdue(self, svc: Service) -> None:
+        """A deadline passed: some child has been missing too long (or never came)."""
+        if self.stopping or svc.name not in self.pids or svc.name in self.restarting:
+            return
+        self.scan_children(svc)  # a fresh look first
+        missing = self.missing.get(svc.name)
+        if not missing:
+            return
+        limit = svc.children_grace if svc.name in self.seen_all else svc.ready_timeout
+        now = self.clock()
+        overdue = sorted(n for n, t in missing.items() if now - t >= limit - 1e-6)
+        if not overdue:  # those missing now went later than the first: wait for them
+            due = min(missing.values()) + limit - now
+            self.after(f"wedge-{svc.name}", due, lambda: self.children_overdue(svc))
+            return
+        if svc.shutting_down is None:
+            self.recover(svc, overdue)
+            return
+
+        # pacemakerd stopping on its own (a subdaemon exited fatally, or `crm node stop`) also
+        # takes its subdaemons away: let it finish, its exit is handled as a death.
+        def answered(status: int) -> None:
+            self.cancel(f"asked-{svc.name}")
+            if self.stopping or svc.name not in self.pids or svc.name in self.restarting:
+                return
+            if status == 0:
+                log(f"{svc.name} is shutting down on its own; not restarting it")
+            else:
+                self.recover(svc, overdue)
+
+        pid = self.run_helper(svc.shutting_down, answered)
+        if pid is not None:
+            self.after(f"asked-{svc.name}", 10.0, lambda: self.kill(pid, signal.SIGKILL))
+
+    def recover(self, svc: Service, overdue: list[str]) -> None:
+        now = self.clock()
+        missing = self.missing.get(svc.name, {})
+        since = min((missing[n] for n in overdue if n in missing), default=now)
+        what = ", ".join(overdue)
+        if svc.name in self.recovering:  # the last restart did not bring them back
+            self.failed_recoveries[svc.name] = self.failed_recoveries.get(svc.name, 0) + 1
+        failed = self.failed_recoveries.get(svc.name, 0)
+        done = [t for t in self.recoveries.get(svc.name, []) if now - t < svc.recover_window]
+        why = ""
+        if failed >= svc.recover_limit:
+            why = f"{svc.name} was restarted {failed} times in a row and {what} never came back"
+        elif len(done) >= svc.recover_burst:
+            why = (
+                f"{what} of {svc.name} went missing again after {len(done)} recoveries in "
+                f"{svc.recover_window:g}s"
+            )
+        if why:
+            self.fail(
+                svc.recover_code,
+                f"{why}: giving up. Stopping the whole stack cleanly and "
+                f"exiting with code {int(svc.recover_code)}, so that the container's "
+                "restart policy starts this node afresh",
+            )
+            return
+        done.append(now)
+        self.recoveries[svc.name] = done
+        self.recovering.setdefault(svc.name, since)
+        delay = (
+            0.0
+            if len(done) == 1
+            else min(svc.restart_delay * 2 ** (len(done) - 2), svc.restart_max)
+        )
+        pid = self.pids[svc.name]
+        log(
+            f"error: {what} of {svc.name} gone for {now - since:.1f}s and not respawned: "
+            f"{svc.name} will not recover it by itself. Restarting {svc.name}; the services "
+            f"started before it stay up (recovery {len(done)} in {svc.recover_window:g}s)",
+            "error",
+        )
+        self.unwatch_children(svc)
+        self.restarting[svc.name] = (delay, pid)
+        self.after(f"kill-{svc.name}", svc.stop_timeout, lambda: self.kill_to_recover(svc))
+        self.send_stop_signal(svc)
+
+    def kill_to_recover(self, svc: Service) -> None:
+        pid = self.pids.get(svc.name)
+        if pid is None:
+            return
+        log(
+            f"WARNING: {svc.name} did not stop within {svc.stop_timeout:g}s: sending SIGKILL "
+            f"to it and its group.{f' {svc.kill_note}' if svc.kill_note else ''}",
+            "warning",
+        )
+        self.kill(-pid, signal.SIGKILL)
+        self.kill(pid, signal.SIGKILL)
+
+    def recovered_exit(self, svc: Service, status: int) -> None:
+        """The service stopped so that it can be started again (recover())."""
+        delay, _ = self.restarting.pop(svc.name)
+        # Children that outlived it are ours now (we reap orphans) and each leads its own
+        # process group: kill them, or the next pacemakerd would find them half alive.
+        for name, pid in self.find_children(os.getpid(), svc.children).items():
+            log(f"{name} (pid {pid}) outlived {svc.name}: sending SIGKILL", "warning")
+            self.kill(pid, signal.SIGKILL)
+        if os.WIFEXITED(status) and svc.exit_notes.get(os.WEXITSTATUS(status)):
+            self.on_fatal_exit(svc, status)  # e.g. pacemakerd's 100: do not respawn
+            return
+        when = f" in {delay:g}s" if delay else ""
+        log(f"{svc.name} stopped ({describe_status(status)}); starting it again{when}")
+        self.after(f"restart-{svc.name}", delay, lambda: self.restart(svc))
+
     # ---- reload -------------------------------------------------------------------------
     def all_started(self) -> bool:
         return self.next_start >= len(self.plan) and all(
@@ -446,6 +689,7 @@ class Supervisor:
             self.cancel(name)
         for svc in self.plan:
             self.cancel(f"restart-{svc.name}")
+            self.unwatch_children(svc)
         self.stop_next()
 
     def stop_next(self) -> None:
@@ -510,6 +754,8 @@ class Supervisor:
 
     def on_exit(self, svc: Service, status: int) -> None:
         self.cancel(f"kill-{svc.name}")
+        if svc.children:
+            self.unwatch_children(svc)
         if self.stopping and svc is self.stopping_now:
             self.cancel("progress")
             self.end_pre_stop()
@@ -521,6 +767,8 @@ class Supervisor:
                     f"{svc.name} stopped ({describe_status(status)});{clean} after {self.elapsed()}"
                 )
             self.stop_next()
+        elif svc.name in self.restarting:
+            self.recovered_exit(svc, status)
         elif svc.on_death == RESTART:
             if self.stopping:
                 return

@@ -54,7 +54,7 @@ class Launcher:
         self.tmp, self.mode = tmp, mode
         self.bin = tmp / "bin"
         self.bin.mkdir()
-        fakes = ("corosync", "pacemakerd", "corosync-cfgtool", "ha_cluster_exporter")
+        fakes = ("corosync", "pacemakerd", "corosync-cfgtool", "ha_cluster_exporter", "crmadmin")
         for name in (*fakes, "pacemaker-remoted"):
             wrapper = self.bin / name
             wrapper.write_text(
@@ -167,6 +167,43 @@ class Launcher:
 
     def output(self) -> str:
         return self.out.read_text(errors="replace")
+
+    def wait_output(self, text: str, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            assert time.monotonic() < deadline, f"no {text!r} in:\n{self.output()}"
+            time.sleep(0.01)
+
+    def cli(self, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+        """`pcmk-launch health|status` as `docker exec` would run it, with the node's env: in
+        the pid and mount namespaces of the launcher when it is PID 1 of its own."""
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("PCMK_")}
+        enter = []
+        if self.mode == "pid1":
+            enter = ["nsenter", "-t", str(self.pid), "--pid", "--mount", "--"]
+        return subprocess.run(
+            [*enter, sys.executable, "-m", "pcmk_launch", *args],
+            env={**clean, **env, "PYTHONPATH": str(ROOT), "PATH": f"{self.bin}:{clean['PATH']}"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    def process(self, comm: str, parent: int | None = None) -> int:
+        """The global pid of our process with this /proc comm (a child of `parent`)."""
+        todo = [self.pid] if parent is None else [parent]
+        while todo:
+            pid = todo.pop()
+            kids = children(pid)
+            for kid in kids:
+                try:
+                    if Path(f"/proc/{kid}/comm").read_text().strip() == comm[:15]:
+                        return kid
+                except FileNotFoundError:
+                    continue
+            if parent is None:
+                todo += kids
+        raise AssertionError(f"no {comm} under pid {self.pid}")
 
     def cleanup(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.prereq import require_commands, require_root
-from tests.supervisor.conftest import ROOT, Launcher, children
+from tests.supervisor.conftest import ROOT, children
 from tests.supervisor.test_lifecycle import index, names
 from tests.supervisor.test_logs import send_burst, wait_for_socket
 
@@ -40,24 +40,11 @@ def remote_env(tmp_path) -> dict[str, str]:
     }
 
 
-def wait_output(launcher, text: str, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in launcher.output():
-        assert time.monotonic() < deadline, f"no {text!r} in:\n{launcher.output()}"
-        time.sleep(0.01)
-
-
-def pcmk_launch(
-    env: dict[str, str], *args: str, inside: Launcher | None = None
-) -> subprocess.CompletedProcess:
-    """`pcmk-launch health|status` as `docker exec` would run it, with the node's env: in the
-    pid and mount namespaces of `inside` when it runs as PID 1 of its own (else from here)."""
+def pcmk_launch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """`pcmk-launch health|status` run from here, outside any launcher's namespaces."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PCMK_")}
-    enter = []
-    if inside is not None and inside.mode == "pid1":
-        enter = ["nsenter", "-t", str(inside.pid), "--pid", "--mount", "--"]
     return subprocess.run(
-        [*enter, sys.executable, "-m", "pcmk_launch", *args],
+        [sys.executable, "-m", "pcmk_launch", *args],
         env={**clean, **env, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
@@ -70,7 +57,7 @@ def test_remote_runs_pacemaker_remoted_alone_and_stops_it_gracefully(
 ):
     launcher.start(env=remote_env)
     launcher.wait_event("pacemaker-remoted listening")
-    wait_output(launcher, "pacemaker-remoted is ready")
+    launcher.wait_output("pacemaker-remoted is ready")
     assert len(children(launcher.pid)) == 1  # pacemaker-remoted only
     launcher.signal(signal.SIGTERM)
     assert launcher.wait() == 0, launcher.output()
@@ -123,9 +110,9 @@ def test_signals_are_forwarded_and_sighup_reloads_nothing(launcher, remote_env):
     launcher.wait_event("pacemaker-remoted listening")
     launcher.signal(signal.SIGUSR1)
     launcher.wait_event("pacemaker-remoted got SIGUSR1")
-    wait_output(launcher, "pacemaker-remoted is ready")  # before it, SIGHUP is ignored anyway
+    launcher.wait_output("pacemaker-remoted is ready")  # before it, SIGHUP is ignored anyway
     launcher.signal(signal.SIGHUP)
-    wait_output(launcher, "nothing in this role reloads")
+    launcher.wait_output("nothing in this role reloads")
     launcher.signal(signal.SIGTERM)
     assert launcher.wait() == 0, launcher.output()
     assert "pacemaker-remoted got SIGHUP" not in names(launcher)
@@ -169,11 +156,11 @@ def test_health_and_status_of_a_remote_node(launcher, remote_env):
     port = int(remote_env["PCMK_remote_port"])
     launcher.start(env=remote_env)
     launcher.wait_event("pacemaker-remoted listening")
-    health = pcmk_launch(remote_env, "health", inside=launcher)
+    health = launcher.cli(remote_env, "health")
     assert health.returncode == 0, health.stdout + health.stderr
     assert health.stdout.startswith(f"healthy: pacemaker-remoted is listening on TCP {port}")
 
-    status = pcmk_launch(remote_env, "status", "--json", inside=launcher)
+    status = launcher.cli(remote_env, "status", "--json")
     assert status.returncode == 0, status.stderr
     data = json.loads(status.stdout)
     assert (data["role"], data["running"], data["healthy"]) == ("remote", True, True)
@@ -182,9 +169,9 @@ def test_health_and_status_of_a_remote_node(launcher, remote_env):
 
     # a "cluster" connected to the port (the kernel completes it; the fake never accepts)
     with socket.create_connection(("127.0.0.1", port)):
-        data = json.loads(pcmk_launch(remote_env, "status", "--json", inside=launcher).stdout)
+        data = json.loads(launcher.cli(remote_env, "status", "--json").stdout)
         assert data["connected"] and data["peers"] == ["127.0.0.1"]
-        text = pcmk_launch(remote_env, "status", inside=launcher).stdout
+        text = launcher.cli(remote_env, "status").stdout
         assert "cluster connected from 127.0.0.1" in text
 
     launcher.signal(signal.SIGTERM)

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from pcmk_launch import authkey, cli, health, services, settings
+from pcmk_launch import authkey, cli, health, procs, services, settings
 from pcmk_launch.errors import ExitCode
 from pcmk_launch.listening import peers
 from pcmk_launch.supervisor import Options
@@ -251,11 +251,15 @@ def test_the_remote_stop_first_asks_the_cluster_where_the_daemon_cannot():
     ],
 )
 def test_health_looks_only_at_its_own_pid_namespace(theirs, mine, same):
-    assert cli.same_namespace(theirs, mine) is same
+    assert procs.same_namespace(theirs, mine) is same
 
 
 def test_remoted_pids_of_other_namespaces_are_not_ours():
-    ours = cli._namespace_of("self")
+    ours = procs.namespace_of("self")
     assert ours[0] and ours[0].startswith("pid:[") and ours[1] is not None
+
     # every process on the machine in another namespace: none of them is counted
-    assert cli.remoted_pids(lambda pid: ours if pid == "self" else ("pid:[0]", ours[1])) == []
+    def elsewhere(pid):
+        return ours if pid == "self" else ("pid:[0]", ours[1])
+
+    assert procs.pids_named("pacemaker-remoted", elsewhere) == []

@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
-"""Fake corosync / pacemakerd / corosync-cfgtool / ha_cluster_exporter / pacemaker-remoted
-for supervisor tests (never the real ones).
+"""Fake corosync / pacemakerd / corosync-cfgtool / ha_cluster_exporter / pacemaker-remoted /
+crmadmin for supervisor tests (never the real ones).
+
+The fake pacemakerd forks the six subdaemons (named like the real ones in /proc/PID/comm)
+and respawns one that exits, except those in FAKE_PACEMAKERD_NO_RESPAWN (comma-separated: the
+wedge of issue 30); FAKE_PACEMAKERD_NEVER names subdaemons it never starts at all. The fake
+crmadmin answers `--pacemakerd` with state FAKE_CRMADMIN_STATE (default running).
 
 The fake pacemaker-remoted listens on 127.0.0.1 at PCMK_remote_port (the variable the real
 one reads) once FAKE_PACEMAKER_REMOTED_READY_AFTER has passed ("never": it never listens),
@@ -44,6 +49,65 @@ def orphan_storm(count: int, life: float) -> None:
         os._exit(0)
 
 
+SUBDAEMONS = (
+    "pacemaker-based",
+    "pacemaker-fenced",
+    "pacemaker-execd",
+    "pacemaker-attrd",
+    "pacemaker-schedulerd",
+    "pacemaker-controld",
+)
+subdaemons: dict[int, str] = {}  # pid -> name, the fake pacemakerd's children
+
+
+def set_comm(name: str) -> None:
+    ctypes.CDLL(None).prctl(15, ctypes.c_char_p(name[:15].encode()), 0, 0, 0)  # PR_SET_NAME
+
+
+def spawn_subdaemon(name: str) -> None:
+    pid = os.fork()
+    if pid == 0:
+        for sig in (signal.SIGTERM, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with us
+        set_comm(name)
+        while True:
+            signal.pause()
+    subdaemons[pid] = name
+    event(f"spawned {name} pid={pid}")
+
+
+def on_subdaemon_exit(_signum, _frame) -> None:
+    no_respawn = opt("NO_RESPAWN").split(",")
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        name = subdaemons.pop(pid, None)
+        if name is None:
+            continue
+        if name in no_respawn:
+            event(f"not respawning {name}")
+        else:
+            spawn_subdaemon(name)
+
+
+def start_subdaemons() -> None:
+    never = opt("NEVER").split(",")
+    signal.signal(signal.SIGCHLD, on_subdaemon_exit)
+    # A stop signal waits until every fork is done (and is not seen by a child).
+    stops = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    for name in SUBDAEMONS:
+        if name not in never:
+            spawn_subdaemon(name)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+
+
 def daemon() -> None:
     def on_signal(signum, _frame):
         name = signal.Signals(signum).name
@@ -76,9 +140,12 @@ def daemon() -> None:
         time.sleep(float(ready_after))
         open(READY, "w").close()
         event("ready")
+    if NAME == "pacemakerd":
+        set_comm(NAME)  # as the real one, so `pcmk-launch health` finds it
+        if opt("SUBDAEMONS", "yes") == "yes":
+            start_subdaemons()
     if NAME == "pacemaker-remoted":
-        name = b"pacemaker-remot"  # comm keeps 15 bytes, as for the real daemon
-        ctypes.CDLL(None).prctl(15, ctypes.c_char_p(name), 0, 0, 0)  # PR_SET_NAME
+        set_comm(NAME)  # comm keeps 15 bytes, as for the real daemon
         if ready_after != "never":
             time.sleep(float(ready_after))
             listener = socket.socket()
@@ -107,5 +174,11 @@ def cfgtool() -> None:
     sys.exit(0 if os.path.exists(READY) else 1)
 
 
+def crmadmin() -> None:
+    state = opt("STATE", "running")
+    event(f"asked: {state}")
+    print(f'<pacemaker-result><pacemakerd state="{state}"/></pacemaker-result>')
+
+
 if __name__ == "__main__":
-    cfgtool() if NAME == "corosync-cfgtool" else daemon()
+    {"corosync-cfgtool": cfgtool, "crmadmin": crmadmin}.get(NAME, daemon)()

@@ -1,0 +1,159 @@
+"""A killed Pacemaker subdaemon never wedges a node (issue 30), with the real daemons.
+
+pacemakerd respawns a subdaemon that dies, except when its corosync check fails at that
+moment: then it logs "Not respawning ... until cluster returns" and, with corosync up, never
+does. About half of all SIGKILLs of pacemaker-based end that way (issue 30 measured 3 of 6),
+so the rounds below would almost surely fail without the launcher's recovery (0.5^10 for the
+pacemaker-based rounds alone). Every round must end with all six subdaemons back, the node
+online in every node's view and the Dummy clone started on every node.
+
+One module-scoped 3-node cluster, fencing off (as in the issue), shared by the tests.
+Recovery times are printed as TIMING lines, never asserted.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from pcmk_launch.procs import PACEMAKER_SUBDAEMONS
+from tests.harness.cluster import LAUNCHER_ARGV, Cluster, cluster_state, launcher_env
+from tests.harness.hosts import Host, wait_for
+
+pytestmark = pytest.mark.root
+
+BASED_ROUNDS = 10
+RECOVERED = re.compile(r"recovered: pacemakerd runs all 6 of its subdaemons again, ([0-9.]+)s")
+
+
+def pidof(host: Host, name: str) -> list[int]:
+    return [int(p) for p in host.run(["pidof", name], check=False).stdout.split()]
+
+
+def all_subdaemons(host: Host) -> bool:
+    return all(len(pidof(host, name)) == 1 for name in PACEMAKER_SUBDAEMONS)
+
+
+class Shared:
+    def __init__(self, c: Cluster):
+        self.c = c
+        self.failed = False
+        self.timings: list[tuple[str, str, float, bool]] = []
+
+    def settled(self) -> bool:
+        """Every host: all subdaemons, all nodes online, one DC, quorum, clone on all."""
+        names = sorted(self.c.names)
+        for h in self.c.hosts:
+            if not all_subdaemons(h):
+                return False
+            try:
+                st = cluster_state(h)
+            except Exception:
+                return False
+            clone = st["resources"].get("dummy", {})
+            if not (
+                st["dc_present"]
+                and st["have_quorum"]
+                and st["online"] == names
+                and sorted(clone.get("nodes", [])) == names
+                and not clone.get("failed")
+            ):
+                return False
+        return True
+
+    def wait_settled(self, what: str, timeout: float = 150) -> None:
+        wait_for(self.settled, timeout, what, interval=0.5)
+
+
+@pytest.fixture(scope="module")
+def shared(cluster_prereqs):
+    c = Cluster(3)
+    s = None
+    try:
+        c.start_launchers()
+        c.wait_converged(timeout=90)
+        admin = c.hosts[0]
+        admin.run(["pcs", "property", "set", "stonith-enabled=false"])
+        admin.run(
+            ["pcs", "resource", "create", "dummy", "ocf:pacemaker:Dummy",
+             "op", "monitor", "interval=10s", "clone"]
+        )  # fmt: skip
+        s = Shared(c)
+        s.wait_settled("the Dummy clone on every node", timeout=90)
+        yield s
+    finally:
+        c.finish(failed=s is None or s.failed)
+
+
+@pytest.fixture
+def cluster(request, shared):
+    yield shared
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        shared.failed = True
+        print(shared.c.logs(80))
+
+
+def kill_round(s: Shared, host: Host, daemon: str) -> None:
+    (pid,) = pidof(host, daemon)
+    mark = host.log_path.stat().st_size
+    t0 = time.monotonic()
+    host.run(["kill", "-KILL", str(pid)])
+    s.wait_settled(f"all back after kill -9 {daemon} on {host.name}")
+    took = time.monotonic() - t0
+    assert host.running, f"the launcher on {host.name} exited:\n{host.log_tail(40)}"
+    with open(host.log_path, "rb") as f:
+        f.seek(mark)
+        log = f.read().decode(errors="replace")
+    restarted = RECOVERED.search(log) is not None
+    s.timings.append((daemon, host.name, took, restarted))
+
+
+@pytest.mark.parametrize("round_", range(BASED_ROUNDS))
+def test_killed_cib_manager_always_comes_back(cluster, round_):
+    host = cluster.c.hosts[round_ % 3]
+    kill_round(cluster, host, "pacemaker-based")
+
+
+@pytest.mark.parametrize("daemon", [d for d in PACEMAKER_SUBDAEMONS if d != "pacemaker-based"])
+def test_every_other_killed_subdaemon_comes_back(cluster, daemon):
+    kill_round(cluster, cluster.c.hosts[1], daemon)
+
+
+def test_wedges_were_recovered_by_restarting_pacemakerd_only(cluster, timing, capsys):
+    """Whatever wedged was recovered by a pacemakerd restart, not by a restart of the node:
+    corosync kept its pid on every host and no launcher gave up."""
+    for h in cluster.c.hosts:
+        log = h.log_path.read_text(errors="replace")
+        assert log.count("started corosync (pid") == 1, h.name
+        assert "giving up" not in log, h.name
+    for daemon, node, took, restarted in cluster.timings:
+        how = "launcher restarted pacemakerd" if restarted else "pacemakerd respawned it"
+        timing(f"kill -9 {daemon} on {node}, all back and settled ({how})", took)
+    wedged = sum(1 for t in cluster.timings if t[3])
+    with capsys.disabled():
+        print(f"\nCOUNT rounds that wedged and were recovered: {wedged} of {len(cluster.timings)}")
+
+
+def test_health_fails_while_a_subdaemon_is_missing(cluster):
+    """pacemakerd held with SIGSTOP cannot respawn: the fencer stays missing until SIGCONT,
+    and `health` says so although crm_mon still calls the node online."""
+    host = cluster.c.hosts[2]
+    env = {"PYTHONPATH": launcher_env(cluster.c.hosts)["PYTHONPATH"]}
+    health = [*LAUNCHER_ARGV, "health"]
+    assert host.run(health, env=env, check=False).returncode == 0
+    (pacemakerd,) = pidof(host, "pacemakerd")
+    host.run(["kill", "-STOP", str(pacemakerd)])
+    try:
+        (fenced,) = pidof(host, "pacemaker-fenced")
+        host.run(["kill", "-KILL", str(fenced)])
+        wait_for(lambda: not pidof(host, "pacemaker-fenced"), 5, "the fencer gone")
+        out = host.run(health, env=env, check=False)
+    finally:
+        host.run(["kill", "-CONT", str(pacemakerd)])
+    assert out.returncode == 1, out.stdout
+    assert out.stdout.startswith("unhealthy: pacemaker-fenced is not running"), out.stdout
+    cluster.wait_settled("the fencer back after SIGCONT")
+    assert host.run(health, env=env, check=False).returncode == 0
