@@ -35,14 +35,16 @@ def _read(path: str) -> str | None:
 
 
 def parent_and_comm(pid: int | str, proc: str = "/proc") -> tuple[int, str] | None:
-    """(ppid, comm) from /proc/PID/stat; None when the process is gone. The comm is the field
-    in parentheses and may itself hold spaces or parentheses, so split at the last ')'."""
+    """(ppid, comm) from /proc/PID/stat; None when the process is gone or has exited and
+    waits to be reaped (a zombie: a subdaemon whose pacemakerd is stopped or stuck). The comm
+    is the field in parentheses and may itself hold spaces or parentheses: split at the last
+    ')'."""
     stat = _read(f"{proc}/{pid}/stat")
     if stat is None or ")" not in stat:
         return None
     head, _, rest = stat.rpartition(")")
     fields = rest.split()
-    if len(fields) < 2:
+    if len(fields) < 2 or fields[0] in ("Z", "X"):
         return None
     return int(fields[1]), head.partition("(")[2]
 

@@ -44,6 +44,13 @@ def convergence_problems(
     return problems
 
 
+def missing_subdaemons(comms: Iterable[str], subdaemons: Iterable[str]) -> list[str]:
+    """Which of pacemakerd's subdaemons are absent from a node's process names (/proc comm,
+    cut to 15 characters). A node without them can still look converged in crm_mon."""
+    present = {c.strip() for c in comms}
+    return [d for d in subdaemons if d[:15] not in present]
+
+
 # Faults that lose a node uncleanly while its addresses stay (as on a --net=host NIC): with
 # fencing off they duplicate the VIP until the node rejoins and pacemaker's probe finds it
 # active twice. SIGKILLed corosync is one of them: the launcher exits as designed, and

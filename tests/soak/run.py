@@ -39,7 +39,7 @@ from tests.harness.hosts import Host, Network, wait_for
 from tests.hostdeps import first_line, install_hint
 from tests.soak import judge
 from tests.soak.bmc import Bmcs
-from tests.soak.schedule import Fault, cut_for_side, schedule
+from tests.soak.schedule import SUBDAEMONS, Fault, cut_for_side, schedule
 
 N_NODES = 5
 VIP = "192.0.2.201"  # not the VIP of the other cluster tests (192.0.2.100)
@@ -143,6 +143,13 @@ class Soak:
         except Exception:
             return None
 
+    def comms(self, h: Host) -> list[str]:
+        """The process names running on a host (ps' comm column)."""
+        try:
+            return h.run(["ps", "-eo", "comm="], timeout=10).stdout.splitlines()
+        except Exception:
+            return []
+
     def raw_failures(self, h: Host) -> list[str]:
         try:
             out = h.run(["crm_mon", "-1", "--output-as=xml"], timeout=15).stdout
@@ -176,6 +183,9 @@ class Soak:
                 problems += [
                     f"{h.name}: {p}" for p in judge.convergence_problems(st, self.names, EXPECT)
                 ]
+                missing = judge.missing_subdaemons(self.comms(h), SUBDAEMONS)
+                if missing:
+                    problems.append(f"{h.name}: {', '.join(missing)} not running")
             if not problems:
                 promoted = [p for p in self.raw_failures(self.nodes[0]) if "promoted on" in p]
                 if not promoted:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from pcmk_launch.procs import PACEMAKER_SUBDAEMONS
+
 # kind -> relative weight. Partitions and power cuts are what break clusters, so they
 # come up more often than the cheap faults.
 KINDS: dict[str, int] = {
@@ -25,14 +27,7 @@ KINDS: dict[str, int] = {
     "resource_fail": 1,  # crm_resource --fail on one resource
 }
 
-SUBDAEMONS = (
-    "pacemaker-based",
-    "pacemaker-fenced",
-    "pacemaker-execd",
-    "pacemaker-attrd",
-    "pacemaker-schedulerd",
-    "pacemaker-controld",
-)
+SUBDAEMONS = PACEMAKER_SUBDAEMONS  # the same order as before: seeds keep their schedule
 # Primitive ids: `crm_resource --fail` refuses a clone's id ("We can only process primitive
 # resources", exit 70), which made resource_fail on a clone a silent no-op. Same length and
 # order as before, so every seed keeps its schedule.

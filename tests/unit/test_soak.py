@@ -249,3 +249,17 @@ def test_partition_puts_the_vip_holder_on_the_side_named(cut, side, holder, expe
     got = schedule.cut_for_side(cut, side, holder, NODES5)
     assert got == expect
     assert len(got) == len(cut) and (holder in got) == (side == "minority" and holder is not None)
+
+
+def test_convergence_needs_every_subdaemon_and_the_fault_draws_the_cib_manager():
+    comms = ["corosync", "pacemakerd", "pacemaker-based", "pacemaker-fence", "pacemaker-execd"]
+    comms += ["pacemaker-attrd", "pacemaker-sched", "pacemaker-contr"]
+    assert judge.missing_subdaemons(comms, schedule.SUBDAEMONS) == []
+    comms.remove("pacemaker-fence")
+    assert judge.missing_subdaemons(comms, schedule.SUBDAEMONS) == ["pacemaker-fenced"]
+    drawn = {
+        f.params["daemon"]
+        for f in schedule.schedule(7, ["n1", "n2", "n3"], 400)
+        if f.kind == "kill_subdaemon"
+    }
+    assert "pacemaker-based" in drawn and set(schedule.SUBDAEMONS) == drawn

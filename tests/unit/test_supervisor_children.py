@@ -285,24 +285,59 @@ def test_without_pidfds_children_are_looked_for_every_grace_period(capfd):
     assert s.terms_to(s.pacemakerd) == 1
 
 
-def test_real_children_are_found_by_parent_and_name():
-    """procs.children_named against this process's real children."""
-    from pcmk_launch import procs
-
+def fork_named(name: bytes, then_exit: bool) -> int:
+    """A child named `name` in /proc/PID/comm that pauses (or exits at once), returned only
+    once it has its name: it says so on a pipe."""
+    r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         import ctypes
 
-        ctypes.CDLL(None).prctl(15, b"pacemaker-based", 0, 0, 0)
+        ctypes.CDLL(None).prctl(15, name, 0, 0, 0)  # PR_SET_NAME
+        os.write(w, b"x")
+        if then_exit:
+            os._exit(0)
         signal.pause()
         os._exit(0)
+    os.close(w)
+    assert os.read(r, 1) == b"x"
+    os.close(r)
+    return pid
+
+
+def test_real_children_are_found_by_parent_and_name():
+    """procs.children_named against this process's real children."""
+    from pcmk_launch import procs
+
+    pid = fork_named(b"pacemaker-based", then_exit=False)
     try:
-        for _ in range(1000):
-            found = procs.children_named(os.getpid(), PACEMAKER_SUBDAEMONS)
-            if found:
-                break
-            os.sched_yield()
-        assert found == {"pacemaker-based": pid}
+        assert procs.children_named(os.getpid(), PACEMAKER_SUBDAEMONS) == {"pacemaker-based": pid}
     finally:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+
+
+def test_an_exited_child_not_yet_reaped_is_not_running():
+    """A subdaemon whose pacemakerd is stopped stays a zombie: it must count as missing."""
+    from pcmk_launch import procs
+
+    pid = fork_named(b"pacemaker-fenced", then_exit=True)
+    try:
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # exited, still unreaped
+        assert procs.children_named(os.getpid(), PACEMAKER_SUBDAEMONS) == {}
+    finally:
+        os.waitpid(pid, 0)
+
+
+def test_the_installed_pacemaker_runs_exactly_these_subdaemons():
+    """The watch list is the installed Pacemaker's daemons (2.1 and 3.0 ship the same six in
+    its daemon directory; a new one there would go unwatched)."""
+    from tests.prereq import require_commands
+
+    require_commands("pacemakerd")
+    daemon_dir = next(
+        (d for d in ("/usr/lib/pacemaker", "/usr/libexec/pacemaker") if os.path.isdir(d)), None
+    )
+    assert daemon_dir is not None
+    shipped = {n for n in os.listdir(daemon_dir) if n.startswith("pacemaker-")}
+    assert shipped == set(PACEMAKER_SUBDAEMONS)
