@@ -221,6 +221,23 @@ def cmd_health(env: Mapping[str, str]) -> int:
     return 0
 
 
+def host_report() -> dict:
+    """status --json: what the node gets from its host (hostcheck) and what the running
+    corosync really got (scheduling policy, locked memory)."""
+    from . import hostcheck, procs
+
+    facts = hostcheck.read_facts()
+    corosync = procs.pids_named("corosync")
+    return {
+        "host": facts.to_dict(),
+        "host_findings": [
+            {"topic": f.topic, "ok": f.ok, "text": f.text, "fix": f.fix}
+            for f in hostcheck.findings(facts)
+        ],
+        "corosync": hostcheck.corosync_got(corosync[0]) if corosync else None,
+    }
+
+
 def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
     import json
 
@@ -237,6 +254,7 @@ def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
     daemons = procs.pacemaker_daemons()
     daemons_reason = health.judge_daemons(daemons)
     daemon_facts = {"daemons": daemons, "missing_daemons": health.missing_daemons(daemons)}
+    daemon_facts.update(host_report())
     try:
         state = cluster_state(with_cib=True)
     except ValueError as exc:
@@ -260,6 +278,9 @@ def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
         sys.stdout.write(health.summary(state, cluster_name, name))
         print(health.daemons_line(daemons))
         print(metrics_line(Settings(metrics=metrics, metrics_address=address)))
+        for f in daemon_facts["host_findings"]:
+            if not f["ok"]:
+                print(f"host: {f['topic']}: {f['text']}. Fix: {f['fix']}")
         if reason:
             print(f"unhealthy: {reason}")
     return 0
@@ -489,16 +510,26 @@ def prepare_remote(args: argparse.Namespace, node):
 
 def prepare_cluster(args: argparse.Namespace, cluster):
     """PCMK_ROLE=cluster: corosync.conf, its key, the remote key if set, a first CIB."""
-    from . import corosync_conf
+    from functools import partial
+
+    from . import corosync_conf, hostcheck
 
     check_cib_schema(args.cib_file)
-    text = corosync_conf.render(cluster)
+    facts = getattr(args, "host_facts", None) or hostcheck.read_facts()
+    knet = cluster.settings.transport == "knet"
+    refusal = hostcheck.knet_refusal(facts) if knet else None
+    if refusal:
+        raise ConfigError(refusal)
+    fallback = knet and hostcheck.knet_plan(facts)[0] == "fallback"
+    findings = hostcheck.findings(facts, knet=knet)
+    render = partial(corosync_conf.render, knet_fallback=fallback)
+    text = render(cluster)
     if args.dry_run:
         from . import plan
 
         paths = {"corosync_conf": args.corosync_conf, "cib": args.cib_file}
         sys.stdout.write("pcmk-launch dry run: nothing is written or started.\n")
-        sys.stdout.write(plan.describe(cluster, paths))
+        sys.stdout.write(plan.describe(cluster, paths, [f.line() for f in findings]))
         sys.stdout.write(f"--- {args.corosync_conf} ---\n{text}")
         if args.check:
             import tempfile
@@ -512,9 +543,7 @@ def prepare_cluster(args: argparse.Namespace, cluster):
                     write_key(key)
                     probe = replace(cluster, crypto=key)
                 path = os.path.join(tmp, "corosync.conf")
-                write_config(
-                    corosync_conf.render(probe), path, corosync_conf.render(probe, check=True)
-                )
+                write_config(render(probe), path, render(probe, check=True))
             sys.stdout.write("corosync -t: the rendered config is valid\n")
         return cluster
     ensure_state_dirs()
@@ -523,9 +552,12 @@ def prepare_cluster(args: argparse.Namespace, cluster):
             "WARNING: PCMK_CRYPTO=off: cluster traffic is neither encrypted nor authenticated; "
             "anyone who reaches UDP port 5405 can join or forge messages"
         )
+    if args.command == "run":
+        for finding in findings:  # what this node really got from its host and engine
+            log(("" if finding.ok else "WARNING: ") + finding.line())
     write_key(cluster.crypto)
     write_remote_key(cluster.remote_key)
-    probe = corosync_conf.render(cluster, check=True) if args.check else None
+    probe = render(cluster, check=True) if args.check else None
     write_config(text, args.corosync_conf, probe)
     log(f"wrote {args.corosync_conf} ({describe_local(cluster)})")
     note = seed_cib(cluster, args.cib_file)
@@ -572,8 +604,10 @@ def main(
     env: Mapping[str, str] | None = None,
     interfaces: dict[str, list[str]] | None = None,
     handoff: Handoff | None = None,
+    host_facts=None,
 ) -> int:
-    """Entry point; env and interfaces are injectable (default: the real ones).
+    """Entry point; env, interfaces and host_facts (hostcheck.HostFacts) are injectable
+    (default: the real ones).
 
     Running the cluster or a user's command is handed off (see __main__): PID 1 becomes
     it, while this code runs in a child that exits.
@@ -583,6 +617,7 @@ def main(
     if argv and not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS:
         return _handoff(handoff, {"exec": argv})
     args = parser().parse_args(argv)
+    args.host_facts = host_facts
     if args.command != "run" or args.dry_run:
         signal.pthread_sigmask(signal.SIG_SETMASK, set())  # a plain tool: Ctrl-C works
     if args.command == "keygen":

@@ -47,8 +47,9 @@ def knet_ping_interval(token_ms: int | None, nodes: int) -> int:
     return min(KNET_PING_MS, token // 4)
 
 
-def render(cluster: Cluster, check: bool = False) -> str:
-    """The complete corosync.conf text for this cluster (identical on every host).
+def render(cluster: Cluster, check: bool = False, knet_fallback: bool = False) -> str:
+    """The complete corosync.conf text for this cluster (identical on every host, but for
+    knet_fallback, which hostcheck.knet_plan decides from this host's facts).
 
     check=True logs to stderr too, so that `corosync -t` on the copy can say what is wrong.
     """
@@ -63,4 +64,5 @@ def render(cluster: Cluster, check: bool = False) -> str:
         quorum=cluster.quorum,
         crypto=cluster.crypto,
         check=check,
+        knet_fallback=knet_fallback and s.transport == "knet",
     )

@@ -16,7 +16,8 @@ def metrics_line(s: Settings) -> str:
     )
 
 
-def describe(cluster: Cluster, paths: dict[str, str]) -> str:
+def describe(cluster: Cluster, paths: dict[str, str], host: list[str] | None = None) -> str:
+    """What a cluster node would write and start; `host`: hostcheck's finding lines."""
     s = cluster.settings
     lines = []
     if cluster.standalone:
@@ -64,6 +65,7 @@ def describe(cluster: Cluster, paths: dict[str, str]) -> str:
         f"timeouts: start {s.start_timeout:g}s, pacemaker stop {s.stop_timeout:g}s, "
         f"corosync stop {s.corosync_stop_timeout:g}s"
     )
+    lines += [f"host: {line}" for line in host or ()]
     return "\n".join(lines) + "\n"
 
 

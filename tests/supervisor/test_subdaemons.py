@@ -78,6 +78,10 @@ def test_health_and_status_name_a_missing_subdaemon(pid1, mode):
     status = json.loads(launcher.cli({}, "status", "--json").stdout)
     assert status["missing_daemons"] == []
     assert all(status["daemons"][d] for d in status["daemons"]), status["daemons"]
+    # what the node got from its host, and what corosync really runs with (issue 24)
+    assert isinstance(status["host"]["rmem_max"], int) and status["host"]["knet_buffers"]
+    assert {f["topic"] for f in status["host_findings"]} >= {"socket buffers", "locked memory"}
+    assert status["corosync"]["scheduler"] in ("SCHED_OTHER", "SCHED_RR")
     kill_subdaemon(launcher, "pacemaker-fenced")
     launcher.wait_event("pacemakerd not respawning pacemaker-fenced")
     health = launcher.cli({}, "health")

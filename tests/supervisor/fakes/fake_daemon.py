@@ -140,8 +140,8 @@ def daemon() -> None:
         time.sleep(float(ready_after))
         open(READY, "w").close()
         event("ready")
-    if NAME == "pacemakerd":
-        set_comm(NAME)  # as the real one, so `pcmk-launch health` finds it
+    if NAME in ("pacemakerd", "corosync"):
+        set_comm(NAME)  # as the real ones, so `pcmk-launch health|status` finds them
         if opt("SUBDAEMONS", "yes") == "yes":
             start_subdaemons()
     if NAME == "pacemaker-remoted":
@@ -180,5 +180,12 @@ def crmadmin() -> None:
     print(f'<pacemaker-result><pacemakerd state="{state}"/></pacemaker-result>')
 
 
+def version() -> None:
+    print(f"Corosync Cluster Engine, version '{opt('VERSION', '3.1.7')}'")
+
+
 if __name__ == "__main__":
-    {"corosync-cfgtool": cfgtool, "crmadmin": crmadmin}.get(NAME, daemon)()
+    if NAME == "corosync" and sys.argv[1:] == ["-v"]:
+        version()
+    else:
+        {"corosync-cfgtool": cfgtool, "crmadmin": crmadmin}.get(NAME, daemon)()
