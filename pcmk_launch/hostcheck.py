@@ -81,7 +81,8 @@ def knet_plan(f: HostFacts) -> tuple[str, str]:
     if not small:
         return "full", "the host's net.core.rmem_max/wmem_max allow knet's 8 MiB buffers"
     why = f"no CAP_NET_ADMIN and the host's {' and '.join(small)} (knet wants 4194304)"
-    if f.corosync_version is not None and f.corosync_version >= FALLBACK_SINCE:
+    # An unknown version (no corosync here: a dry run on a workstation) is given the benefit.
+    if f.corosync_version is None or f.corosync_version >= FALLBACK_SINCE:
         return "fallback", why
     return "refuse", why
 

@@ -41,7 +41,7 @@ def facts(**kw) -> HostFacts:
         ({"caps": MINIMAL, "rmem_max": STOCK, "wmem_max": STOCK}, "fallback"),
         ({"caps": MINIMAL, "wmem_max": STOCK}, "fallback"),
         ({"caps": MINIMAL, "rmem_max": STOCK, "corosync_version": (3, 1, 0)}, "refuse"),
-        ({"caps": MINIMAL, "rmem_max": STOCK, "corosync_version": None}, "refuse"),
+        ({"caps": MINIMAL, "rmem_max": STOCK, "corosync_version": None}, "fallback"),
     ],
 )
 def test_knet_plan(kw, plan):
