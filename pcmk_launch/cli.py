@@ -517,9 +517,9 @@ def prepare_cluster(args: argparse.Namespace, cluster):
     check_cib_schema(args.cib_file)
     facts = getattr(args, "host_facts", None) or hostcheck.read_facts()
     knet = cluster.settings.transport == "knet"
-    refusal = hostcheck.knet_refusal(facts) if knet else None
-    if refusal:
-        raise ConfigError(refusal)
+    refusals = [hostcheck.caps_refusal(facts), hostcheck.knet_refusal(facts) if knet else None]
+    if any(refusals):
+        raise ConfigError([r for r in refusals if r])
     fallback = knet and hostcheck.knet_plan(facts)[0] == "fallback"
     findings = hostcheck.findings(facts, knet=knet)
     render = partial(corosync_conf.render, knet_fallback=fallback)

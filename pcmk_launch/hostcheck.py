@@ -37,6 +37,20 @@ CAPS = {
 }
 
 
+# What a full node cannot do without, measured on a real engine with each one dropped from
+# the minimal set (issue 24): the stack fails in these ways, so the launcher refuses first.
+REQUIRED_CAPS = {
+    "CHOWN": "the launcher gives pacemaker's state directories to hacluster",
+    "DAC_OVERRIDE": "the launcher writes the first CIB into hacluster's directory",
+    "FOWNER": "corosync sets the mode of the IPC files it shares with pacemaker's daemons",
+    "KILL": "pacemakerd stops its daemons, which run as hacluster (without it a stop hangs "
+    "until Docker's SIGKILL)",
+    "SETGID": "pacemakerd starts its daemons in the haclient group",
+}
+# Without it the stack runs, but pacemaker's daemons stay root: warned, not refused.
+LEAST_PRIVILEGE_CAPS = {"SETUID": "pacemakerd runs its daemons as hacluster instead of root"}
+
+
 @dataclass(frozen=True)
 class HostFacts:
     caps: tuple[str, ...]  # effective capabilities among CAPS, by name
@@ -46,6 +60,7 @@ class HostFacts:
     memlock: str | None  # None: RLIMIT_MEMLOCK can be raised to unlimited; else why not
     engine_socket: str | None  # a container engine's API socket mounted here
     corosync_version: tuple[int, ...] | None
+    uid: int = 0  # the launcher's; capabilities are judged for root only
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -100,6 +115,25 @@ def knet_refusal(f: HostFacts) -> str | None:
     )
 
 
+def missing_caps(f: HostFacts) -> list[str]:
+    """REQUIRED_CAPS this root process lacks (none is judged for another user)."""
+    return [c for c in REQUIRED_CAPS if c not in f.caps] if f.uid == 0 else []
+
+
+def caps_refusal(f: HostFacts) -> str | None:
+    """The one message for a container without what a full node cannot do without."""
+    missing = missing_caps(f)
+    if not missing:
+        return None
+    why = "; ".join(f"CAP_{c}: {REQUIRED_CAPS[c]}" for c in missing)
+    adds = " ".join(f"--cap-add={c}" for c in missing)
+    return (
+        f"this container lacks {len(missing)} capabilit{'y' if len(missing) == 1 else 'ies'} "
+        f"a cluster node needs ({why}). Fix: docker run {adds} (or keep Docker's default "
+        "capabilities; the README's deployment profiles list each one)"
+    )
+
+
 def findings(f: HostFacts, knet: bool = True) -> list[Finding]:
     """Every fact the node's operator should know, judged. knet: the transport is knet."""
     out = []
@@ -147,6 +181,16 @@ def findings(f: HostFacts, knet: bool = True) -> list[Finding]:
                 "raises RLIMIT_MEMLOCK first and gives up if it cannot)",
             )
         )
+    for cap, why in LEAST_PRIVILEGE_CAPS.items():
+        if f.uid == 0 and cap not in f.caps:
+            out.append(
+                Finding(
+                    "least privilege",
+                    False,
+                    f"no CAP_{cap}: pacemaker's daemons run as root (with it, {why})",
+                    f"docker run --cap-add={cap}",
+                )
+            )
     vip_missing = [c for c in ("NET_ADMIN", "NET_RAW") if c not in f.caps]
     if not vip_missing:
         out.append(Finding("IPaddr2 VIPs", True, "possible (CAP_NET_ADMIN, CAP_NET_RAW)"))
@@ -246,6 +290,7 @@ def read_facts() -> HostFacts:
         memlock=probe_memlock(),
         engine_socket=sock,
         corosync_version=corosync_version(),
+        uid=os.geteuid(),
     )
 
 

@@ -135,3 +135,29 @@ def test_a_host_where_knet_cannot_start_is_refused_before_anything_is_written(ca
     err = capsys.readouterr().err
     assert "configuration refused: 1 problem" in err and "--cap-add=NET_ADMIN" in err
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("cap", sorted(hostcheck.REQUIRED_CAPS))
+def test_a_missing_required_capability_is_refused_with_its_purpose(cap):
+    lean = facts(caps=tuple(c for c in ALL_CAPS if c != cap))
+    msg = hostcheck.caps_refusal(lean)
+    assert msg is not None and f"CAP_{cap}: " in msg and f"--cap-add={cap}" in msg
+    assert hostcheck.caps_refusal(facts()) is None
+    assert hostcheck.caps_refusal(facts(caps=(), uid=1000)) is None  # not root: not judged
+
+
+def test_every_missing_capability_at_once(capsys, tmp_path):
+    bare = facts(caps=("NET_ADMIN",))
+    argv = [f"--corosync-conf={tmp_path}/corosync.conf", f"--cib-file={tmp_path}/cib.xml"]
+    assert cli.main([*argv, "render"], env={}, host_facts=bare) == 2
+    err = capsys.readouterr().err
+    assert "lacks 5 capabilities" in err
+    assert "--cap-add=CHOWN --cap-add=DAC_OVERRIDE --cap-add=FOWNER --cap-add=KILL" in err
+    assert os.listdir(tmp_path) == []
+
+
+def test_without_setuid_the_daemons_run_as_root_and_that_is_said():
+    found = {f.topic: f for f in hostcheck.findings(facts(caps=MINIMAL[:4] + ("SETGID",)))}
+    assert not found["least privilege"].ok
+    assert "run as root" in found["least privilege"].text
+    assert "least privilege" not in {f.topic for f in hostcheck.findings(facts())}
