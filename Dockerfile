@@ -68,6 +68,12 @@ RUN shopt -s nullglob \
     && debs=(/tmp/debs/*.deb) \
     && read -ra packages <<<"$(sed 's/#.*//' "/tmp/packages/$ROLE.txt" | tr '\n' ' ')" \
     && apt-get update \
+    && optional=() \
+    && if [ -f "/tmp/packages/$ROLE-where-available.txt" ]; then \
+        read -ra optional <<<"$(sed 's/#.*//' "/tmp/packages/$ROLE-where-available.txt" \
+            | tr '\n' ' ')"; fi \
+    && for p in "${optional[@]}"; do \
+        if apt-cache show "$p" >/dev/null 2>&1; then packages+=("$p"); fi; done \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         "${packages[@]}" \
         ${EXTRA_PACKAGES} \
