@@ -420,6 +420,7 @@ class Supervisor:
     def watch_children(self, svc: Service) -> None:
         """A service was (re)started: look for all its children until ready_timeout."""
         self.unwatch_children(svc)
+        self.seen_all.discard(svc.name)  # a fresh start: its children are yet to come
         self.missing[svc.name] = dict.fromkeys(svc.children, self.clock())
         self.rescan(svc)
         self.after(f"wedge-{svc.name}", svc.ready_timeout, lambda: self.children_overdue(svc))
@@ -519,8 +520,7 @@ class Supervisor:
         self.rescan(svc)
 
     def all_children_running(self, svc: Service) -> None:
-        first = svc.name not in self.seen_all
-        self.seen_all.add(svc.name)
+        first = svc.name not in self.seen_all and svc.name not in self.recoveries
         since = self.recovering.pop(svc.name, None)
         if since is not None:
             self.failed_recoveries.pop(svc.name, None)
@@ -530,6 +530,7 @@ class Supervisor:
             )
         elif first:
             log(f"{svc.name} runs its {len(svc.children)} subdaemons; watching them")
+        self.seen_all.add(svc.name)
 
     def children_overdue(self, svc: Service) -> None:
         """A deadline passed: some child has been missing too long (or never came)."""

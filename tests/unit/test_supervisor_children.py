@@ -154,6 +154,7 @@ def test_a_subdaemon_left_dead_gets_pacemakerd_restarted(sup, capfd):
     out = logged(capfd)
     assert "error: pacemaker-based of pacemakerd gone for 5.0s and not respawned" in out
     assert "recovered: pacemakerd runs all 6 of its subdaemons again" in out
+    assert "pacemakerd respawned" not in out, "a new pacemakerd's subdaemons are no respawn"
     assert not sup.recovering and sup.exit_code is None and sup.timers == {}
 
 
