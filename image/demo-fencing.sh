@@ -36,9 +36,12 @@ in_node() { docker exec "$container" "$@"; }
     fail "container $container is not running (make demo first)"
 in_node test -x /usr/sbin/fence_docker_api ||
     fail "$container has no /usr/sbin/fence_docker_api: rebuild the image (make image)"
-if ! out=$(in_node fence_docker_api --action monitor 2>&1); then
-    fail "the Docker API is not reachable from $container (compose.yaml mounts" \
-        "/var/run/docker.sock into every node): $out"
+# The engine filter's socket (compose.yaml, profile B) where the node has it, else the raw one.
+socket=/run/pcmk-filter/docker.sock
+in_node test -S "$socket" || socket=/var/run/docker.sock
+if ! out=$(in_node fence_docker_api --socket "$socket" --action monitor 2>&1); then
+    fail "the Docker API is not reachable from $container at $socket (compose.yaml gives" \
+        "every node the engine filter's socket): $out"
 fi
 if [ -z "$nodes" ]; then
     nodes=$(in_node crm_node --list | awk '{ print $2 }' | sort | tr '\n' ' ')
@@ -48,7 +51,8 @@ for node in $nodes; do
     case $node in *[!A-Za-z0-9_.-]*) fail "not a node name: $node" ;; esac
     # the plug must name an existing container: a missing one would count as "off"
     state=0
-    in_node fence_docker_api --action status --plug "$node" --missing-as-off=0 >/dev/null 2>&1 ||
+    in_node fence_docker_api --socket "$socket" --action status --plug "$node" \
+        --missing-as-off=0 >/dev/null 2>&1 ||
         state=$?
     [ "$state" -ne 1 ] || fail "no container named $node on this Docker host (or the API failed)"
     [ "$state" -le 2 ] || fail "fence_docker_api failed in $container (exit code $state)"
@@ -58,7 +62,7 @@ done
 # shellcheck disable=SC2016  # expanded by the shell inside the container
 script='
 set -euo pipefail
-action=$1; shift
+action=$1 socket=$2; shift 2
 tmp=$(mktemp -d); trap "rm -rf $tmp" EXIT
 pcs cluster cib "$tmp/orig.xml"
 cp "$tmp/orig.xml" "$tmp/new.xml"
@@ -68,7 +72,7 @@ for node in "$@"; do
     dev="fence_$node"
     if ! has "//primitive[@id=\"$dev\"]"; then
         pcs -f "$tmp/new.xml" stonith create "$dev" fence_docker_api plug="$node" \
-            pcmk_host_list="$node" pcmk_reboot_action="$action" op monitor interval=60s \
+            socket="$socket" pcmk_host_list="$node" pcmk_reboot_action="$action" op monitor interval=60s \
             >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
         changed="$changed $dev"
     fi
@@ -94,7 +98,7 @@ pcs cluster cib-push "$tmp/new.xml" diff-against="$tmp/orig.xml" >/dev/null 2>"$
 echo "demo-fencing.sh: added$changed"
 '
 # shellcheck disable=SC2086  # one word per node
-in_node bash -c "$script" demo-fencing "$action" $nodes || fail "configuring fencing failed"
+in_node bash -c "$script" demo-fencing "$action" "$socket" $nodes || fail "configuring fencing failed"
 
 # Wait (bounded) until every device has started, then show them.
 read -r -d '' STARTED <<'EOF' || true

@@ -120,6 +120,16 @@ def owner(info: bytes, ref: str, allowed: frozenset[str]) -> str | None:
     return cid if ok else None
 
 
+INSPECT_KEYS = ("Id", "Name", "State")  # what fence_docker_api reads of an inspect answer
+
+
+def trim_inspect(body: bytes) -> bytes:
+    """An inspect answer cut to INSPECT_KEYS: the rest (Config.Env, Mounts, HostConfig...)
+    would let one node read another's environment and secrets through the filter."""
+    data = json.loads(body)
+    return json.dumps({k: data[k] for k in INSPECT_KEYS if k in data}).encode()
+
+
 def filter_list(body: bytes, allowed: frozenset[str]) -> bytes:
     """The engine's container list reduced to the allowed containers."""
     try:
@@ -159,6 +169,7 @@ class _EngineConnection(http.client.HTTPConnection):
 
 
 def exchange(engine: str, method: str, target: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """One request to the engine, without a body or any of the client's headers."""
     conn = _EngineConnection(engine)
     try:
         conn.request(method, target, headers={"User-Agent": "pcmk-engine-filter"})
@@ -213,8 +224,10 @@ class _Handler(BaseHTTPRequestHandler):
                 status, headers, body = exchange(engine, "GET", d.target())
                 if status == 200 and d.kind == "list":
                     body = filter_list(body, allowed)
-                if status == 200 and d.kind == "inspect" and owner(body, d.ref, allowed) is None:
-                    return self._deny(f"{d.ref!r} is not an allowed container")
+                if status == 200 and d.kind == "inspect":
+                    if owner(body, d.ref, allowed) is None:
+                        return self._deny(f"{d.ref!r} is not an allowed container")
+                    body = trim_inspect(body)
         except (OSError, http.client.HTTPException) as exc:
             message = f"the engine at {engine} did not answer: {exc}"
             log(message)

@@ -53,7 +53,9 @@ def start_demo(built_image: str, resources, down_timeout: int = 120) -> Demo:
     )
     for node in NODES:  # in case `down` fails: removed by name, then the project's network
         resources.container(node)
+    resources.container(f"{NAME}-engine-filter")
     resources.network(f"{project}_cluster")
+    resources.volume(f"{project}_engine-filter")
 
     t0 = time.monotonic()
     up = demo.compose("up", "-d", timeout=180)

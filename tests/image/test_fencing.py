@@ -40,6 +40,7 @@ from tests.image.dockerutil import (
 AGENT = "fence_docker_api"
 DUMMY = "pdtest-dummy"
 BAD_SOCKET = "/run/pdtest-nonexistent.sock"
+FILTER_SOCKET = "/run/pcmk-filter/docker.sock"  # compose.yaml: the engine filter's socket
 
 
 def unpause_all() -> None:
@@ -207,15 +208,19 @@ def test_agent_is_installed_and_reaches_the_engine(demo):
         actions
     ), actions
 
-    listed = dexec(NODES[1], AGENT, "-o", "list")
+    # Through the engine filter's socket (compose.yaml, profile B): the three nodes only.
+    via = ("--socket", FILTER_SOCKET)
+    assert dexec(NODES[1], "test", "-e", "/var/run/docker.sock").returncode != 0
+    listed = dexec(NODES[1], AGENT, "-o", "list", *via)
     assert listed.returncode == 0, listed.stderr
     names = {line.split(",")[0] for line in listed.stdout.splitlines()}
-    assert set(NODES) <= names, listed.stdout
+    assert names == set(NODES), listed.stdout
     for node in NODES:
-        status = dexec(NODES[1], AGENT, "--action", "status", "--plug", node)
+        status = dexec(NODES[1], AGENT, "--action", "status", "--plug", node, *via)
         assert (status.returncode, status.stdout.strip()) == (0, "Status: ON"), status
-    missing = dexec(NODES[1], AGENT, "-o", "status", "-n", f"{PREFIX}-no-such-container")
-    assert missing.returncode == 2, missing
+    # any other container is refused by the filter: an error (1), never "off"
+    other = dexec(NODES[1], AGENT, "-o", "off", "-n", f"{PREFIX}-no-such-container", *via)
+    assert other.returncode == 1 and "not allowed" in other.stdout + other.stderr, other
     # unreachable endpoints are errors (1), never "off"
     tcp = dexec(
         NODES[1], AGENT, "-o", "status", "-n", NODES[0], "-a", "127.0.0.1", "-u", "1", "--ssl=0"
@@ -353,7 +358,7 @@ def test_fencing_through_a_wrong_endpoint_fails_and_the_resource_stays(demo):
     # Fixed: fencing completes (the controller retries after the device's cleanup), then the
     # resource moves.
     t_fix = time.time()
-    pcs(NODES[0], "stonith", "update", device, "socket=/var/run/docker.sock")
+    pcs(NODES[0], "stonith", "update", device, f"socket={FILTER_SOCKET}")
     pcs(NODES[0], "stonith", "cleanup", device)
 
     def fenced_now():

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from pcmk_launch.enginefilter import FULL_ID, decide, filter_list, owner
+from pcmk_launch.enginefilter import FULL_ID, decide, filter_list, owner, trim_inspect
 from tests.fence.fakedocker import FakeEngine, serve_unix
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -592,3 +592,15 @@ def test_a_missing_engine_or_listen_path_is_refused_and_a_file_never_replaced(la
     f = launch(short_tmp / ("x" * 100), "--engine", str(regular), "--allow", "node1")
     assert stop_filter(f) == 2 and "too long for a unix socket" in f.log()
     assert sorted(os.listdir(short_tmp)) == ["precious"]
+
+
+def test_an_inspect_answer_keeps_only_what_the_agent_reads():
+    full = {
+        "Id": "a" * 64,
+        "Name": "/node1",
+        "State": {"Running": True, "Status": "running"},
+        "Config": {"Env": ["PCMK_AUTHKEY_PASSPHRASE=secret"]},
+        "Mounts": [{"Source": "/etc"}],
+    }
+    trimmed = json.loads(trim_inspect(json.dumps(full).encode()))
+    assert trimmed == {k: full[k] for k in ("Id", "Name", "State")}
