@@ -176,10 +176,13 @@ def wait_for(
                 f"last state: {last}\n--- docker logs --tail 40 ---\n{logs(container, 40)}"
             )
         if time.monotonic() - start > timeout:
-            detail = f"\n--- docker logs --tail 40 {container} ---\n{logs(container, 40)}"
+            detail = (
+                f"\n--- docker logs --tail 40 {container} ---\n{logs(container, 40)}"
+                if container
+                else ""  # logs(None) would raise and hide this message
+            )
             raise AssertionError(
-                f"{what}: not reached within {timeout:.0f}s; last state: {last}"
-                + (detail if container else "")
+                f"{what}: not reached within {timeout:.0f}s; last state: {last}{detail}"
             )
         time.sleep(interval)
 

@@ -11,6 +11,9 @@ as a machine whose OS died is.
 
 The BMC port is never cut by a fault: it stands for an out-of-band management network that
 stays up while a node's own link is down.
+
+`PowerSocket` and `start_sim` are the parts without namespaces: tests/image/test_profile_a.py
+runs its BMCs with them on the host, one port each on a docker network's gateway address.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import secrets
 import socketserver
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tests.harness.hosts import Host, Network, wait_for
@@ -39,13 +42,13 @@ CIPHER = "3"
 Power = Callable[[str, str], str]  # (op: status|on|off, node) -> "1"/"0" or "ok"
 
 
-def lan_conf(name: str, address: str, control: str, password: str) -> str:
-    """ipmi_sim's lan.conf (ipmi_lan(5)) for one BMC: IPMI 2.0 (lanplus) on address:623,
-    one admin user, chassis power through ``control``."""
+def lan_conf(name: str, address: str, control: str, password: str, port: int = 623) -> str:
+    """ipmi_sim's lan.conf (ipmi_lan(5)) for one BMC: IPMI 2.0 (lanplus) on address:port
+    (UDP), one admin user, chassis power through ``control``."""
     return f"""name "{name}"
 set_working_mc 0x20
   startlan 1
-    addr {address} 623
+    addr {address} {port}
     priv_limit admin
     allowed_auths_callback md5
     allowed_auths_user md5
@@ -87,6 +90,51 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     power: Power
 
 
+class PowerSocket:
+    """The unix socket every BMC's chassis_control asks (``status|on|off NODE``); each
+    request is answered by ``power`` in a thread of its own. close() removes it."""
+
+    def __init__(self, path: Path, power: Power):
+        self.path = path
+        self.server = _Server(str(path), _Handler)
+        self.server.power = power
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+def start_sim(
+    d: Path,
+    name: str,
+    address: str,
+    sock: Path,
+    password: str,
+    port: int = 623,
+    wrap: Sequence[str] = (),
+) -> subprocess.Popen:
+    """One ipmi_sim, the BMC of node ``name``, on UDP address:port, in directory ``d`` (its
+    config, state and log); its chassis power goes to the PowerSocket at ``sock``. ``wrap``
+    runs it elsewhere (``ip netns exec NS``)."""
+    (d / "state").mkdir(parents=True, exist_ok=True)
+    control = f"/usr/bin/python3 {CHASSIS_CONTROL} {sock} {name}"
+    conf = d / "lan.conf"
+    conf.write_text(lan_conf(f"bmc-{name}", address, control, password, port))
+    conf.chmod(0o600)  # it holds the BMC password
+    (d / "sim.emu").write_text(EMU)
+    with open(d / "ipmi_sim.log", "ab") as log:
+        return subprocess.Popen(
+            [*wrap, "ipmi_sim", "-n", "-c", str(conf), "-f", str(d / "sim.emu"),
+             "-s", str(d / "state")],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, cwd=d,
+        )  # fmt: skip
+
+
 class Bmcs:
     """The BMC host, one ipmi_sim per node and the power socket; close() ends them all."""
 
@@ -97,10 +145,7 @@ class Bmcs:
         self.address = {h.name: f"{net.subnet}.{BMC_ADDR0 + i}" for i, h in enumerate(nodes, 1)}
         self.procs: dict[str, subprocess.Popen] = {}
         sock = self.dir / "power.sock"
-        self.server = _Server(str(sock), _Handler)
-        self.server.power = power
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
+        self.power_socket = PowerSocket(sock, power)
         try:
             for name, addr in self.address.items():
                 self.host.ip("addr", "add", f"{addr}/24", "dev", "eth0")
@@ -110,20 +155,10 @@ class Bmcs:
             raise
 
     def _start_sim(self, name: str, addr: str, sock: Path) -> None:
-        d = self.dir / f"ipmi-{name}"
-        (d / "state").mkdir(parents=True, exist_ok=True)
-        control = f"/usr/bin/python3 {CHASSIS_CONTROL} {sock} {name}"
-        conf = d / "lan.conf"
-        conf.write_text(lan_conf(f"bmc-{name}", addr, control, self.password))
-        conf.chmod(0o600)  # it holds the BMC password
-        (d / "sim.emu").write_text(EMU)
-        with open(d / "ipmi_sim.log", "ab") as log:
-            self.procs[name] = subprocess.Popen(
-                ["ip", "netns", "exec", self.host.netns, "ipmi_sim", "-n",
-                 "-c", str(conf), "-f", str(d / "sim.emu"), "-s", str(d / "state")],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, cwd=d,
-            )  # fmt: skip
+        self.procs[name] = start_sim(
+            self.dir / f"ipmi-{name}", name, addr, sock, self.password,
+            wrap=["ip", "netns", "exec", self.host.netns],
+        )  # fmt: skip
 
     def stonith_params(self, node: str) -> list[str]:
         return stonith_params(self.address[node], self.password, node)
@@ -152,7 +187,4 @@ class Bmcs:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait(5)
-        self.server.shutdown()
-        self.server.server_close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.dir / "power.sock")
+        self.power_socket.close()
