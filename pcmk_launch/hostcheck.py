@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 KNET_BUFFER = 8 * 1024 * 1024
 SYSCTL_FIX = "sysctl -w net.core.rmem_max=4194304 net.core.wmem_max=4194304"
 FALLBACK_SINCE = (3, 1, 1)  # corosync's system.allow_knet_handle_fallback
+SHM_WANTED = 128 * 1024 * 1024  # corosync + pacemaker hold 33-48 MiB of IPC buffers there
 ENGINE_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/run/podman/podman.sock")
 
 # Capability numbers (linux/capability.h) of those a feature of ours needs.
@@ -61,6 +62,7 @@ class HostFacts:
     engine_socket: str | None  # a container engine's API socket mounted here
     corosync_version: tuple[int, ...] | None
     uid: int = 0  # the launcher's; capabilities are judged for root only
+    shm_size: int | None = None  # bytes of /dev/shm (Docker's default: 64 MiB)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -191,6 +193,17 @@ def findings(f: HostFacts, knet: bool = True) -> list[Finding]:
                     f"docker run --cap-add={cap}",
                 )
             )
+    if f.shm_size is not None and f.shm_size < SHM_WANTED:
+        out.append(
+            Finding(
+                "shared memory",
+                False,
+                f"/dev/shm holds {f.shm_size // 2**20} MiB; corosync and pacemaker keep 33-48 "
+                "MiB of IPC buffers there, more while daemons reconnect, and a daemon that "
+                "cannot get its buffers fails to connect",
+                "docker run --shm-size=256m (compose: shm_size: 256m)",
+            )
+        )
     vip_missing = [c for c in ("NET_ADMIN", "NET_RAW") if c not in f.caps]
     if not vip_missing:
         out.append(Finding("IPaddr2 VIPs", True, "possible (CAP_NET_ADMIN, CAP_NET_RAW)"))
@@ -291,7 +304,16 @@ def read_facts() -> HostFacts:
         engine_socket=sock,
         corosync_version=corosync_version(),
         uid=os.geteuid(),
+        shm_size=shm_bytes(),
     )
+
+
+def shm_bytes() -> int | None:
+    try:
+        st = os.statvfs("/dev/shm")
+    except OSError:
+        return None
+    return st.f_blocks * st.f_frsize
 
 
 def corosync_got(pid: int) -> dict:

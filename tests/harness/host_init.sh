@@ -7,11 +7,14 @@
 # sets the host up, tells the harness it is ready, then execs ARGV (which
 # therefore becomes PID 1 of the host).
 #
-# usage: host_init.sh HOSTNAME READY_FD SEED_DIRS [--bind SRC DST]... [--keep PATH]... -- ARGV...
+# usage: host_init.sh HOSTNAME READY_FD SEED_DIRS [--bind SRC DST]... [--keep PATH]...
+#                     [--shm-size SIZE] -- ARGV...
 #   READY_FD   fd on which "ready" is written once set-up is done (then closed)
 #   SEED_DIRS  1: (re)create the directories the Debian packages ship under
 #              the bind-mounted paths, with their owner/mode; 0: leave the
 #              (possibly empty) persistent directories as they are.
+#   --shm-size a size limit for /dev/shm (as Docker's --shm-size; its default is 64m);
+#              none: an unlimited tmpfs
 set -eu
 
 hostname=$1 ready_fd=$2 seed_dirs=$3
@@ -31,6 +34,11 @@ while [ "$1" = --keep ]; do
     keep+=("$2")
     shift 2
 done
+shm_opts=mode=1777,nosuid,nodev
+if [ "$1" = --shm-size ]; then
+    shm_opts=$shm_opts,size=$2
+    shift 2
+fi
 [ "$1" = -- ] && shift
 
 # Private, empty /run, /dev/shm (libqb IPC buffers live there) and /tmp
@@ -60,7 +68,7 @@ done
 ln -s /proc/self/fd /dev/fd
 for i in 0:stdin 1:stdout 2:stderr; do ln -s "/proc/self/fd/${i%%:*}" "/dev/${i##*:}"; done
 mkdir /dev/shm /dev/pts
-mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
+mount -t tmpfs -o "$shm_opts" tmpfs /dev/shm
 
 # pacemakerd/pacemaker-controld may write 'b' or 'c' there (panic / self-fence):
 # that would reboot or crash the whole machine, not just this host.

@@ -317,6 +317,7 @@ class Network:
         address: str | None = None,
         extra_binds: Mapping[str, str | os.PathLike] | None = None,
         seed_dirs: bool = True,
+        shm_size: str | None = None,
     ) -> Host:
         """Create (not start) a host: its netns, veth and persistent dirs.
 
@@ -324,7 +325,8 @@ class Network:
         192.0.2.<10+N>.  ``extra_binds`` maps guest paths to host-side paths to
         bind-mount in addition to :data:`PERSISTENT_DIRS`.  ``seed_dirs=False``
         leaves the persistent dirs as they are (empty on first start), to test
-        code that must create them itself.
+        code that must create them itself.  ``shm_size`` limits /dev/shm as Docker's
+        ``--shm-size`` does (its default: ``64m``); None leaves it unlimited.
         """
         if self._torn_down:
             raise HarnessError("network already torn down")
@@ -342,6 +344,7 @@ class Network:
             address=address,
             extra_binds=extra_binds or {},
             seed_dirs=seed_dirs,
+            shm_size=shm_size,
         )
         self.hosts.append(host)  # before plugging it in: teardown() then cleans up
         host._plug()
@@ -419,8 +422,10 @@ class Host:
         address: str,
         extra_binds: Mapping[str, str | os.PathLike],
         seed_dirs: bool,
+        shm_size: str | None = None,
     ):
         self.network = network
+        self.shm_size = shm_size
         self.index = index
         self.name = name
         self.address = address
@@ -539,6 +544,8 @@ class Host:
             bind_args += ["--bind", str(src), guest]
         for path in KEEP_UNDER_TMP:
             bind_args += ["--keep", path]
+        if self.shm_size:
+            bind_args += ["--shm-size", self.shm_size]
         cmd = [
             "ip", "netns", "exec", self.netns,
             "unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--mount-proc",

@@ -71,6 +71,7 @@ PROFILE_A = [
     "--security-opt=no-new-privileges",
     "--read-only",
     "--tmpfs", "/run", "--tmpfs", "/tmp", "--tmpfs", "/etc/corosync", "--tmpfs", "/var/log",
+    "--shm-size=256m",  # the README line: corosync and pacemaker keep 33-48 MiB there
 ]  # fmt: skip
 SECRET = "/run/secrets/bmc-password"
 PORTS = (623, 624, 625)  # node i's BMC: gateway:PORTS[i]

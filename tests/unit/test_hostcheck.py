@@ -161,3 +161,9 @@ def test_without_setuid_the_daemons_run_as_root_and_that_is_said():
     assert not found["least privilege"].ok
     assert "run as root" in found["least privilege"].text
     assert "least privilege" not in {f.topic for f in hostcheck.findings(facts())}
+
+
+def test_dockers_default_shm_is_too_small_for_the_stack():
+    small = {f.topic: f for f in hostcheck.findings(facts(shm_size=64 * 2**20))}
+    assert not small["shared memory"].ok and "--shm-size=256m" in small["shared memory"].fix
+    assert "shared memory" not in {f.topic for f in hostcheck.findings(facts(shm_size=2**28))}
