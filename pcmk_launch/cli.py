@@ -552,14 +552,14 @@ def prepare_cluster(args: argparse.Namespace, cluster):
             "WARNING: PCMK_CRYPTO=off: cluster traffic is neither encrypted nor authenticated; "
             "anyone who reaches UDP port 5405 can join or forge messages"
         )
-    if args.command == "run":
-        for finding in findings:  # what this node really got from its host and engine
-            log(("" if finding.ok else "WARNING: ") + finding.line())
     write_key(cluster.crypto)
     write_remote_key(cluster.remote_key)
     probe = render(cluster, check=True) if args.check else None
     write_config(text, args.corosync_conf, probe)
     log(f"wrote {args.corosync_conf} ({describe_local(cluster)})")
+    if args.command == "run":
+        for finding in findings:  # what this node really got from its host and engine
+            log(("" if finding.ok else "WARNING: ") + finding.line())
     note = seed_cib(cluster, args.cib_file)
     if note:
         log(note)

@@ -131,8 +131,12 @@ def test_compose_addresses_match_node_list_and_subnet():
     assert addresses == node_list == ["198.18.0.11", "198.18.0.12", "198.18.0.13"]
     assert all(ipaddress.ip_address(a) in subnet for a in addresses)
     assert re.findall(r"hostname:\s*(\S+)", compose) == ["node1", "node2", "node3"]
-    assert re.findall(r"container_name:\s*(\S+)", compose) == ["node1", "node2", "node3"]
+    names = re.findall(r"container_name:\s*(\S+)", compose)
+    assert names == ["node-engine-filter", "node1", "node2", "node3"]
     assert "stop_grace_period: 2m" in compose and "NET_ADMIN" in compose
+    # profile B: only the engine filter holds the raw engine socket
+    raw = re.findall(r"^\s*- /var/run/docker.sock:/var/run/docker.sock", compose, re.M)
+    assert len(raw) == 1 and "--allow=node1,node2,node3" in compose
     assert not re.search(r"^(version|name):", COMPOSE, re.M)  # docker-compose v1 and v2
 
 

@@ -142,8 +142,8 @@ def daemon() -> None:
         event("ready")
     if NAME in ("pacemakerd", "corosync"):
         set_comm(NAME)  # as the real ones, so `pcmk-launch health|status` finds them
-        if opt("SUBDAEMONS", "yes") == "yes":
-            start_subdaemons()
+    if NAME == "pacemakerd" and opt("SUBDAEMONS", "yes") == "yes":
+        start_subdaemons()
     if NAME == "pacemaker-remoted":
         set_comm(NAME)  # comm keeps 15 bytes, as for the real daemon
         if ready_after != "never":
