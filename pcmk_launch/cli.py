@@ -37,10 +37,10 @@ STATE_DIRS = (
 _json_host: str | None = None  # set once PCMK_LOG_FORMAT=json is known
 
 
-def log(message: str) -> None:
+def log(message: str, level: str = "notice") -> None:
     from .logrelay import launcher_line
 
-    print(launcher_line(message, json_host=_json_host), flush=True)
+    print(launcher_line(message, level, json_host=_json_host), flush=True)
 
 
 def error(message: str) -> None:
@@ -550,7 +550,8 @@ def prepare_cluster(args: argparse.Namespace, cluster):
     if cluster.crypto is None and not cluster.standalone:
         log(
             "WARNING: PCMK_CRYPTO=off: cluster traffic is neither encrypted nor authenticated; "
-            "anyone who reaches UDP port 5405 can join or forge messages"
+            "anyone who reaches UDP port 5405 can join or forge messages",
+            "warning",
         )
     write_key(cluster.crypto)
     write_remote_key(cluster.remote_key)
@@ -559,7 +560,10 @@ def prepare_cluster(args: argparse.Namespace, cluster):
     log(f"wrote {args.corosync_conf} ({describe_local(cluster)})")
     if args.command == "run":
         for finding in findings:  # what this node really got from its host and engine
-            log(("" if finding.ok else "WARNING: ") + finding.line())
+            if finding.ok:
+                log(finding.line())
+            else:
+                log("WARNING: " + finding.line(), "warning")
     note = seed_cib(cluster, args.cib_file)
     if note:
         log(note)
