@@ -499,6 +499,12 @@ def prepare_remote(args: argparse.Namespace, node):
         return node
     if missing and args.command == "run":
         raise ConfigError(f"PCMK_ROLE=remote: {NO_REMOTED} Fix: {NO_REMOTED_FIX}")
+    from . import hostcheck
+
+    facts = getattr(args, "host_facts", None) or hostcheck.read_facts()
+    refusal = hostcheck.caps_refusal(facts, hostcheck.REMOTE_REQUIRED_CAPS)
+    if refusal:
+        raise ConfigError(refusal)
     ensure_state_dirs()
     write_remote_key(node.remote_key)
     log(

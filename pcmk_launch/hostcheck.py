@@ -48,6 +48,12 @@ REQUIRED_CAPS = {
     "until Docker's SIGKILL)",
     "SETGID": "pacemakerd starts its daemons in the haclient group",
 }
+# A Pacemaker Remote node (PCMK_ROLE=remote), measured the same way: pacemaker-remoted runs
+# as root; with CHOWN alone it starts, listens and stops cleanly.
+REMOTE_REQUIRED_CAPS = {
+    "CHOWN": "the launcher gives pacemaker's state directories to hacluster and the remote "
+    "key to the haclient group",
+}
 # Without it the stack runs, but pacemaker's daemons stay root: warned, not refused.
 LEAST_PRIVILEGE_CAPS = {"SETUID": "pacemakerd runs its daemons as hacluster instead of root"}
 
@@ -117,21 +123,21 @@ def knet_refusal(f: HostFacts) -> str | None:
     )
 
 
-def missing_caps(f: HostFacts) -> list[str]:
-    """REQUIRED_CAPS this root process lacks (none is judged for another user)."""
-    return [c for c in REQUIRED_CAPS if c not in f.caps] if f.uid == 0 else []
+def missing_caps(f: HostFacts, required: dict[str, str] = REQUIRED_CAPS) -> list[str]:
+    """Required capabilities this root process lacks (none is judged for another user)."""
+    return [c for c in required if c not in f.caps] if f.uid == 0 else []
 
 
-def caps_refusal(f: HostFacts) -> str | None:
-    """The one message for a container without what a full node cannot do without."""
-    missing = missing_caps(f)
+def caps_refusal(f: HostFacts, required: dict[str, str] = REQUIRED_CAPS) -> str | None:
+    """The one message for a container without what its role cannot do without."""
+    missing = missing_caps(f, required)
     if not missing:
         return None
-    why = "; ".join(f"CAP_{c}: {REQUIRED_CAPS[c]}" for c in missing)
+    why = "; ".join(f"CAP_{c}: {required[c]}" for c in missing)
     adds = " ".join(f"--cap-add={c}" for c in missing)
     return (
         f"this container lacks {len(missing)} capabilit{'y' if len(missing) == 1 else 'ies'} "
-        f"a cluster node needs ({why}). Fix: docker run {adds} (or keep Docker's default "
+        f"this node needs ({why}). Fix: docker run {adds} (or keep Docker's default "
         "capabilities; the README's deployment profiles list each one)"
     )
 

@@ -136,3 +136,34 @@ def test_full_node_runs_a_resource_on_the_remote_and_its_stop_moves_it(
     failed = dexec(full, "crm_mon", "--one-shot", "--output-as=xml")
     assert "<failure " not in failed.stdout, failed.stdout
     assert mon is not None
+
+
+HARDENED_REMOTE = [
+    "--security-opt=no-new-privileges", "--read-only",
+    "--tmpfs=/run", "--tmpfs=/tmp", "--tmpfs=/var/log", "--tmpfs=/etc/pacemaker",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("caps", [["--cap-add=CHOWN"], []], ids=["chown", "none"])
+def test_a_hardened_remote_needs_only_chown(remote_image, resources, caps):
+    """Measured: with CHOWN alone (every other capability dropped, no privilege gain, a
+    read-only root) a remote starts, listens and stops with 0; without it the launcher
+    refuses at once, naming CAP_CHOWN."""
+    name = resources.container(f"{PREFIX}-remote-hard-{'chown' if caps else 'none'}")
+    env = [f"-e{k}={v}" for k, v in KEY.items()]
+    docker(
+        "run", "-d", "--name", name, "--network", "none", "--cap-drop=ALL", *caps,
+        *HARDENED_REMOTE, *env, remote_image,
+        check=True,
+    )  # fmt: skip
+    if not caps:
+        wait_for(lambda: ((s := inspect(name, "{{.State.Status}}")) == "exited", s), 60, "refused")
+        assert inspect(name, "{{.State.ExitCode}}") == "2"
+        assert "CAP_CHOWN: " in logs(name) and "--cap-add=CHOWN" in logs(name)
+        return
+    wait_for(
+        lambda: ((h := dexec(name, "pcmk-launch", "health")).returncode == 0, h.stdout),
+        60, "remote healthy", container=name,
+    )  # fmt: skip
+    assert docker("stop", "-t", "60", name, timeout=90).returncode == 0
+    assert inspect(name, "{{.State.ExitCode}}") == "0", logs(name)[-2000:]

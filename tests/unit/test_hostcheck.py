@@ -167,3 +167,16 @@ def test_dockers_default_shm_is_too_small_for_the_stack():
     small = {f.topic: f for f in hostcheck.findings(facts(shm_size=64 * 2**20))}
     assert not small["shared memory"].ok and "--shm-size=256m" in small["shared memory"].fix
     assert "shared memory" not in {f.topic for f in hostcheck.findings(facts(shm_size=2**28))}
+
+
+def test_a_remote_node_needs_only_chown(capsys, tmp_path):
+    """Measured on a real engine: the remote role with CHOWN alone starts, listens and stops
+    cleanly; without it the launcher cannot prepare its directories and key."""
+    assert hostcheck.caps_refusal(facts(caps=("CHOWN",)), hostcheck.REMOTE_REQUIRED_CAPS) is None
+    env = {"PCMK_ROLE": "remote", "PCMK_REMOTE_AUTHKEY_PASSPHRASE": "a long enough passphrase"}
+    argv = [f"--corosync-conf={tmp_path}/corosync.conf", f"--cib-file={tmp_path}/cib.xml"]
+    code = cli.main([*argv, "render"], env=env, host_facts=facts(caps=("NET_RAW",)))
+    err = capsys.readouterr().err
+    if "pacemaker-remoted is not installed" in err:  # the full image's Pacemaker: no daemon
+        pytest.skip("pacemaker-remoted not installed here")
+    assert code == 2 and "CAP_CHOWN: " in err and "--cap-add=CHOWN" in err, err
