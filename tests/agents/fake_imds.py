@@ -122,6 +122,13 @@ class FakeIMDS:
                 self.wfile.write(data)
 
             def _record(self) -> bool:
+                # As an HTTP proxy (HTTP_PROXY=this), a client sends the absolute URL it
+                # wanted: "http://169.254.169.254/latest/..." is answered as "/latest/...",
+                # so an agent that hard-codes the metadata address still reaches only this.
+                if self.path.startswith("http://"):
+                    self.path = (
+                        "/" + self.path.split("/", 3)[3] if self.path.count("/") >= 3 else "/"
+                    )
                 ok = self.headers.get("X-aws-ec2-metadata-token", "") in imds.tokens
                 with imds._lock:
                     imds.hits.append((self.command, self.path, ok))

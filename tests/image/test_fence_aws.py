@@ -1,0 +1,120 @@
+"""fence_aws from the image (Debian 13's fence-agents-aws) against a local EC2-compatible API
+(moto, as the cloud-VIP tests use), issue 24: host-level fencing for profile A in a cloud.
+
+Credentials and the endpoint come from the container's environment (AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL: boto3 1.28 and newer), never from the CIB. fence_aws
+4.16 always asks the instance metadata service at the hard-coded 169.254.169.254 for its own
+instance id before it acts; the test sends that nowhere but to its own fake metadata service,
+through HTTP_PROXY (which the agent's `requests` honours), on the test network's gateway.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.agents.fake_imds import FakeIMDS
+from tests.image.dockerutil import create_network, docker, wait_for
+from tests.prereq import require
+
+REGION = "us-east-1"
+MOTO_EC2 = os.path.join(os.path.dirname(__file__), "..", "agents", "moto_ec2.py")
+
+
+def free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def aws(built_image, module_resources):
+    probe = docker("run", "--rm", "--entrypoint", "sh", built_image, "-c", "command -v fence_aws")
+    require(
+        probe.returncode == 0,
+        "the image has no fence_aws (Debian 13 images ship fence-agents-aws; on Debian 12 build "
+        "with EXTRA_PACKAGES=fence-agents)",
+    )
+    network, subnet = create_network(module_resources, "aws")
+    gateway = str(subnet[1])
+    port = free_port(gateway)
+    moto = subprocess.Popen(
+        [sys.executable, MOTO_EC2, "-H", gateway, "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "AWS_EC2_METADATA_DISABLED": "true"},
+    )
+    endpoint = f"http://{gateway}:{port}"
+    from tests.agents.world import client
+
+    ec2 = client(endpoint)
+    try:
+        wait_for(lambda: (_ping(ec2), None), 30, "moto answers")
+        image = ec2.describe_images()["Images"][0]["ImageId"]
+        ids = [
+            ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+            for _ in range(2)
+        ]
+        me, victim = ids
+        with FakeIMDS(instance_id=me, mac="02:00:00:00:00:01", interface_id="eni-0",
+                      host=gateway) as imds:  # fmt: skip
+            yield built_image, network, endpoint, imds, ec2, victim
+    finally:
+        moto.terminate()
+        moto.wait(10)
+
+
+def _ping(ec2) -> bool:
+    try:
+        ec2.describe_regions()
+        return True
+    except Exception:
+        return False
+
+
+def fence(aws, action: str) -> subprocess.CompletedProcess:
+    image, network, endpoint, imds, _, victim = aws
+    gateway = endpoint.split("//")[1].split(":")[0]
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": endpoint,
+        "HTTP_PROXY": imds.url,  # only the metadata requests: the endpoint is in NO_PROXY
+        "NO_PROXY": gateway,
+    }
+    return docker(
+        "run", "--rm", "--network", network, "--cap-drop=ALL", "--read-only",
+        *(f"-e{k}={v}" for k, v in env.items()),
+        "--entrypoint", "fence_aws", image,
+        f"--region={REGION}", f"--plug={victim}", f"--action={action}",
+        timeout=120,
+    )  # fmt: skip
+
+
+def state(aws) -> str:
+    ec2, victim = aws[4], aws[5]
+    return ec2.describe_instances(InstanceIds=[victim])["Reservations"][0]["Instances"][0]["State"][
+        "Name"
+    ]
+
+
+def test_fence_aws_powers_an_instance_off_and_on_with_credentials_from_the_environment(aws):
+    out = fence(aws, "status")
+    assert out.returncode == 0 and "Status: ON" in out.stdout, out.stdout + out.stderr
+    imds = aws[3]
+    imds.reset_hits()
+    out = fence(aws, "off")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert state(aws) == "stopped"
+    # its own-instance check went to the fake metadata service, nowhere else
+    assert "/latest/meta-data/instance-id" in imds.paths("GET"), imds.paths()
+    out = fence(aws, "status")
+    assert out.returncode == 2 and "Status: OFF" in out.stdout, out.stdout + out.stderr
+    out = fence(aws, "on")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert state(aws) == "running"
