@@ -54,16 +54,6 @@ def run(agent, capsys, monkeypatch):
 
 
 @pytest.fixture
-def short_tmp(tmp_path_factory):
-    """A short directory: unix socket paths are limited to 107 bytes."""
-    import tempfile
-
-    path = Path(tempfile.mkdtemp(prefix="fence-", dir="/tmp"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
 def engine(short_tmp):
     """A fake engine with node1 (running), node2 (running), node3 (exited), on a socket."""
     fake = FakeEngine()

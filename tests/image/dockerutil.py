@@ -18,6 +18,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +42,12 @@ TEST_SUPERNET = ipaddress.ip_network("198.19.0.0/16")
 PASSPHRASE = f"pdtest passphrase {TOKEN}"
 
 MEASUREMENTS: dict[str, str] = {}
+
+# Profile A's capabilities (README's multi-host line): everything else is dropped.
+PROFILE_A_CAPS = (
+    "CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETUID", "SETGID", "NET_ADMIN", "NET_RAW",
+    "SYS_NICE",
+)  # fmt: skip
 
 
 def measure(key: str, value: str) -> None:
@@ -185,6 +192,32 @@ def wait_for(
                 f"{what}: not reached within {timeout:.0f}s; last state: {last}{detail}"
             )
         time.sleep(interval)
+
+
+def pcs(container: str, *args: str, timeout: float = 60) -> str:
+    """pcs in a node; its stdout, or an assertion naming the command and its output."""
+    out = dexec(container, "pcs", *args, timeout=timeout)
+    assert out.returncode == 0, f"pcs {' '.join(args)}: {out.stdout}{out.stderr}"
+    return out.stdout
+
+
+def fence_history(container: str, target: str) -> list[dict[str, str]]:
+    """Every fencing event for `target` (stonith_admin --history --verbose: failures too)."""
+    out = dexec(
+        container, "stonith_admin", "--history", target, "--verbose", "--output-as=xml", timeout=30
+    )
+    try:
+        root = ET.fromstring(out.stdout)
+    except ET.ParseError:
+        return []
+    return [dict(e.attrib) for e in root.iter("fence_event")]
+
+
+def completed(event: dict[str, str]) -> float:
+    """The `completed` attribute as Unix time: '2026-12-01 07:52:45Z' (whole seconds, 2.1) or
+    '2026-12-01 07:52:45.214631Z' (3.0)."""
+    stamp = event.get("completed", "").rstrip("Z")
+    return datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp()
 
 
 def wait_formed(container: str, online: int, timeout: float = 90) -> Mon:

@@ -27,12 +27,15 @@ from tests.image.demo import NODES, Demo, start_demo
 from tests.image.dockerutil import (
     PREFIX,
     ROOT,
+    completed,
     container_state,
     crm_mon,
     dexec,
     docker,
+    fence_history,
     inspect,
     measure,
+    pcs,
     wait_for,
     wait_formed,
 )
@@ -75,12 +78,6 @@ def demo_fencing() -> subprocess.CompletedProcess:
 # --- helpers --------------------------------------------------------------------------------
 
 
-def pcs(container: str, *args: str) -> str:
-    out = dexec(container, "pcs", *args, timeout=60)
-    assert out.returncode == 0, f"pcs {' '.join(args)}: {out.stdout}{out.stderr}"
-    return out.stdout
-
-
 def parse_stamp(stamp: str) -> float:
     """A docker timestamp (RFC 3339 with up to 9 fractional digits) as Unix time."""
     head, _, frac = stamp.rstrip("Z").partition(".")
@@ -116,25 +113,6 @@ def first(
         if m:
             return stamp, m, pos
     return None
-
-
-def history(container: str, target: str) -> list[dict[str, str]]:
-    """Every fencing event for `target` (stonith_admin --history --verbose: failures too)."""
-    out = dexec(
-        container, "stonith_admin", "--history", target, "--verbose", "--output-as=xml", timeout=30
-    )
-    try:
-        root = ET.fromstring(out.stdout)
-    except ET.ParseError:
-        return []
-    return [dict(e.attrib) for e in root.iter("fence_event")]
-
-
-def completed(event: dict[str, str]) -> float:
-    """The `completed` attribute as Unix time: '2026-12-01 07:52:45Z' (whole seconds, 2.1) or
-    '2026-12-01 07:52:45.214631Z' (3.0)."""
-    stamp = event.get("completed", "").rstrip("Z")
-    return datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp()
 
 
 def start_record(container: str, node: str) -> dict[str, str] | None:
@@ -276,7 +254,7 @@ def test_frozen_node_is_fenced_and_its_resource_moves_after(demo):
     def fenced():
         events = [
             e
-            for e in history(survivors[0], victim)
+            for e in fence_history(survivors[0], victim)
             if e.get("status") == "success" and completed(e) >= int(t_freeze)
         ]
         return bool(events), events
@@ -324,7 +302,7 @@ def test_fencing_through_a_wrong_endpoint_fails_and_the_resource_stays(demo):
     docker("pause", victim, check=True)
 
     def failed():
-        events = [e for e in history(survivors[0], victim) if e.get("status") == "failed"]
+        events = [e for e in fence_history(survivors[0], victim) if e.get("status") == "failed"]
         fresh = [e for e in events if completed(e) >= int(t_freeze)]
         return bool(fresh), fresh
 
@@ -341,7 +319,7 @@ def test_fencing_through_a_wrong_endpoint_fails_and_the_resource_stays(demo):
         time.sleep(1)
     assert not [
         e
-        for e in history(survivors[0], victim)
+        for e in fence_history(survivors[0], victim)
         if e.get("status") == "success" and completed(e) >= int(t_freeze)
     ]
     for node in survivors:
@@ -364,7 +342,7 @@ def test_fencing_through_a_wrong_endpoint_fails_and_the_resource_stays(demo):
     def fenced_now():
         ok = [
             e
-            for e in history(survivors[0], victim)
+            for e in fence_history(survivors[0], victim)
             if e.get("status") == "success" and completed(e) >= int(t_fix)
         ]
         return bool(ok), ok

@@ -22,6 +22,7 @@ import pytest
 from tests.harness.pinger import PING_PY
 from tests.image.dockerutil import (
     PREFIX,
+    PROFILE_A_CAPS,
     container_state,
     create_network,
     crm_mon,
@@ -32,7 +33,6 @@ from tests.image.dockerutil import (
     wait_formed,
 )
 
-MINIMAL = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETUID", "SETGID", "NET_RAW", "SYS_NICE")
 REFUSED_WITHOUT = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID")
 HARDENED = [
     "--security-opt=no-new-privileges",
@@ -45,7 +45,7 @@ HARDENED = [
 
 
 def caps(net_admin: bool = True, drop: str = "") -> list[str]:
-    keep = [c for c in (*MINIMAL, "NET_ADMIN") if c != drop and (net_admin or c != "NET_ADMIN")]
+    keep = [c for c in PROFILE_A_CAPS if c != drop and (net_admin or c != "NET_ADMIN")]
     return ["--cap-drop=ALL", *(f"--cap-add={c}" for c in keep)]
 
 

@@ -32,42 +32,38 @@ import subprocess
 import tempfile
 import threading
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from pcmk_launch.hostcheck import CAPS as CAP_BITS
 from tests.harness.pinger import PING_PY
 from tests.image.dockerutil import (
     BASE_IMAGE,
     PASSPHRASE,
     PREFIX,
+    PROFILE_A_CAPS,
+    completed,
     container_state,
     create_network,
     crm_mon,
     dexec,
     docker,
+    fence_history,
     inspect,
     logs,
     measure,
+    pcs,
     wait_for,
     wait_formed,
 )
 from tests.prereq import require, require_commands
 from tests.soak import bmc
 
-# Profile A's capabilities (README): everything else dropped.
-CAPS = (
-    "CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETUID", "SETGID", "NET_ADMIN", "NET_RAW",
-    "SYS_NICE",
-)  # fmt: skip
-CAP_BITS = {"CHOWN": 0, "DAC_OVERRIDE": 1, "FOWNER": 3, "KILL": 5, "SETGID": 6, "SETUID": 7,
-            "NET_ADMIN": 12, "NET_RAW": 13, "SYS_NICE": 23}  # fmt: skip
 PROFILE_A = [
     "--cap-drop=ALL",
-    *(f"--cap-add={c}" for c in CAPS),
+    *(f"--cap-add={c}" for c in PROFILE_A_CAPS),
     "--security-opt=no-new-privileges",
     "--read-only",
     "--tmpfs", "/run", "--tmpfs", "/tmp", "--tmpfs", "/etc/corosync", "--tmpfs", "/var/log",
@@ -140,12 +136,6 @@ class Cluster:
 # --- helpers --------------------------------------------------------------------------------
 
 
-def pcs(container: str, *args: str) -> str:
-    out = dexec(container, "pcs", *args, timeout=90)
-    assert out.returncode == 0, f"pcs {' '.join(args)}: {out.stdout}{out.stderr}"
-    return out.stdout
-
-
 def fence_ipmilan_status(node: str, gateway: str, port: int) -> subprocess.CompletedProcess:
     """fence_ipmilan's status of a BMC from inside `node`, options on stdin as
     pacemaker-fenced passes them, the password from the node's secret file."""
@@ -178,24 +168,6 @@ def wait_vip_answers(cl: Cluster, timeout: float = 30) -> None:
         timeout,
         f"{cl.vip} answers {cl.client}",
     )
-
-
-def history(container: str, target: str) -> list[dict[str, str]]:
-    """Every fencing event for `target` (stonith_admin --history --verbose: failures too)."""
-    out = dexec(
-        container, "stonith_admin", "--history", target, "--verbose", "--output-as=xml", timeout=30
-    )
-    try:
-        root = ET.fromstring(out.stdout)
-    except ET.ParseError:
-        return []
-    return [dict(e.attrib) for e in root.iter("fence_event")]
-
-
-def completed(event: dict[str, str]) -> float:
-    """`completed` as Unix time: '2026-12-01 07:52:45Z' (2.1) or '...07:52:45.214631Z' (3.0)."""
-    stamp = event.get("completed", "").rstrip("Z")
-    return datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp()
 
 
 def all_running(cl: Cluster) -> None:
@@ -336,14 +308,15 @@ def cluster(built_image, module_resources) -> Cluster:
             nodes[0], "stonith", "create", f"fence-{node}", "fence_ipmilan",
             f"ip={gateway}", f"ipport={port}", f"username={bmc.USER}",
             f"password_script=cat {SECRET}", "lanplus=1", f"cipher={bmc.CIPHER}",
-            f"pcmk_host_list={node}", "pcmk_reboot_action=off",
+            f"pcmk_host_list={node}", "pcmk_reboot_action=off", timeout=90,
         )  # fmt: skip
-        pcs(nodes[0], "constraint", "location", f"fence-{node}", "avoids", node, "--force")
+        pcs(nodes[0], "constraint", "location", f"fence-{node}", "avoids", node, "--force",
+            timeout=90)  # fmt: skip
     pcs(
         nodes[0], "resource", "create", VIP, "ocf:heartbeat:IPaddr2", f"ip={vip}",
-        "cidr_netmask=24", "op", "monitor", "interval=5s",
+        "cidr_netmask=24", "op", "monitor", "interval=5s", timeout=90,
     )  # fmt: skip
-    pcs(nodes[0], "property", "set", "stonith-enabled=true")
+    pcs(nodes[0], "property", "set", "stonith-enabled=true", timeout=90)
 
     def started():
         mon = crm_mon(nodes[0])
@@ -364,7 +337,7 @@ def cluster(built_image, module_resources) -> Cluster:
 
 def test_three_profile_a_nodes_form_without_an_engine_socket(cluster):
     cl = cluster
-    mask = sum(1 << CAP_BITS[c] for c in CAPS)
+    mask = sum(1 << CAP_BITS[c] for c in PROFILE_A_CAPS)
     for node in cl.nodes:
         mon = crm_mon(node)
         assert mon is not None and mon.online == sorted(cl.nodes) and mon.quorate, str(mon)
@@ -487,7 +460,7 @@ def test_an_unresponsive_node_is_powered_off_by_its_bmc(cluster):
     def fenced():
         events = [
             e
-            for e in history(survivors[0], victim)
+            for e in fence_history(survivors[0], victim)
             if e.get("status") == "success" and completed(e) >= int(t_freeze)
         ]
         return bool(events), events

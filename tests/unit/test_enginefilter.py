@@ -15,13 +15,11 @@ import http.client
 import json
 import os
 import selectors
-import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,14 +229,6 @@ def test_filter_list_keeps_only_allowed_containers():
 
 
 # --- the real filter in front of the fake engine ---------------------------------------------
-
-
-@pytest.fixture
-def short_tmp():
-    """A short directory: unix socket paths are limited to 107 bytes."""
-    path = Path(tempfile.mkdtemp(prefix="efilter-", dir="/tmp"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -24,6 +24,8 @@ import socket
 import sys
 import time
 
+from pcmk_launch.procs import PACEMAKER_SUBDAEMONS as SUBDAEMONS  # run with PYTHONPATH=the checkout
+
 NAME = sys.argv.pop(1)
 LOG = os.environ["FAKE_LOG"]
 STATE = os.environ.get("FAKE_DIR", os.path.dirname(LOG))
@@ -49,14 +51,6 @@ def orphan_storm(count: int, life: float) -> None:
         os._exit(0)
 
 
-SUBDAEMONS = (
-    "pacemaker-based",
-    "pacemaker-fenced",
-    "pacemaker-execd",
-    "pacemaker-attrd",
-    "pacemaker-schedulerd",
-    "pacemaker-controld",
-)
 subdaemons: dict[int, str] = {}  # pid -> name, the fake pacemakerd's children
 
 
