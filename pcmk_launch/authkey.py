@@ -118,20 +118,141 @@ def kdf_of(env: Mapping[str, str], problems: Problems) -> str:
     return kdf
 
 
+# The Pacemaker Remote key: full nodes' controllers and pacemaker-remoted authenticate their
+# TLS connection (TCP 3121) with it. Pacemaker reads it from /etc/pacemaker/authkey.
+REMOTE_SECRET = "/run/secrets/pacemaker-authkey"
+REMOTE_KEYFILE = "/etc/pacemaker/authkey"
+REMOTE_MODE = 0o640  # root:haclient: pacemaker-controld runs as hacluster and must read it
+REMOTE_HOW = (
+    "make one key for the whole cluster with `docker run --rm IMAGE keygen > pacemaker-authkey` "
+    "and mount it on every full and remote node (as the Docker secret pacemaker-authkey, or at "
+    f"{REMOTE_KEYFILE}), or set the same PCMK_REMOTE_AUTHKEY_PASSPHRASE everywhere"
+)
+
+
+@dataclass(frozen=True)
+class KeyKind:
+    """What tells the two keys apart; the way each is found and checked is the same."""
+
+    file_var: str  # names the key file
+    passphrase_var: str  # derives the key
+    secret: str  # the Docker secret, looked for before the default path
+    purpose: str  # of the derivation: the two keys are never equal
+    daemon: str  # who reads the key, for the length message
+    needed: str  # the start of the message when no key is found
+    how: str  # how to make one, for the Fix: of most messages
+    chown: str  # owner and mode the Fix: of a wrongly owned file asks for
+    mode: int
+    loose_bits: int  # mode bits that make the file "loose": a warning, not a refusal
+
+
+COROSYNC_KEY = KeyKind(
+    file_var="PCMK_AUTHKEY_FILE",
+    passphrase_var="PCMK_AUTHKEY_PASSPHRASE",
+    secret=SECRET_PATH,
+    purpose=COROSYNC,
+    daemon="corosync",
+    needed="PCMK_CRYPTO=on (the default whenever PCMK_NODE_LIST is set) needs an authkey",
+    how=HOW_TO_MAKE,
+    chown="root:root",
+    mode=0o400,
+    loose_bits=0o077,
+)
+REMOTE_KEY = KeyKind(
+    file_var="PCMK_REMOTE_AUTHKEY_FILE",
+    passphrase_var="PCMK_REMOTE_AUTHKEY_PASSPHRASE",
+    secret=REMOTE_SECRET,
+    purpose=REMOTE,
+    daemon="pacemaker",
+    needed="a remote node needs the Pacemaker Remote authkey",
+    how=REMOTE_HOW,
+    chown="root:haclient",
+    mode=REMOTE_MODE,
+    loose_bits=0o007,
+)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A key from a passphrase (derived) or from the file at source."""
+
+    source: str  # the passphrase variable or the file's path
+    data: bytes = field(repr=False)
+    derived: bool
+    loose: bool = False
+
+
+def find_key(
+    kind: KeyKind,
+    env: Mapping[str, str],
+    cluster_name: str,
+    kdf: str,
+    default_path: str,
+    reader: KeyReader,
+    problems: Problems,
+    required: bool = True,
+    owners: tuple[int, ...] = (0,),
+) -> Found | None:
+    """The key of this kind, first match wins: its file variable, its passphrase variable, its
+    Docker secret, default_path. None when there is none (a problem only if required) or it
+    is refused; every problem is recorded."""
+    path = env.get(kind.file_var, "")
+    passphrase = env.get(kind.passphrase_var, "")
+    if path and passphrase:
+        problems.add(
+            f"{kind.file_var} and {kind.passphrase_var} are both set. Fix: set only one of them."
+        )
+        return None
+    if passphrase:
+        if not 16 <= len(passphrase) <= 1024:
+            problems.add(
+                f"{kind.passphrase_var} has {len(passphrase)} characters; 16 to 1024 "
+                "are accepted. Fix: use a long random passphrase (e.g. openssl rand -base64 32)."
+            )
+            return None
+        key = derive(passphrase, cluster_name, purpose=kind.purpose, kdf=kdf)
+        return Found(kind.passphrase_var, key, derived=True)
+    var = kind.file_var
+    if path:
+        if not _plain_path(path):
+            problems.add(
+                f"{kind.file_var}={show(path)} is not a plain absolute path. "
+                f"Fix: use e.g. {kind.secret}."
+            )
+            return None
+    else:
+        candidates = [kind.secret, default_path]
+        path = next((p for p in candidates if _present(reader, p)), "")
+        if not path:
+            if required:
+                problems.add(
+                    f"{kind.needed}, and none was found (looked for {kind.file_var}, "
+                    f"{kind.passphrase_var}, {', '.join(candidates)}). Fix: {kind.how}."
+                )
+            return None
+        var = f"authkey {path}"
+    file = _check_file(kind, path, var, reader, problems, owners)
+    if file is None:
+        return None
+    return Found(path, file.data, derived=False, loose=bool(file.mode & kind.loose_bits))
+
+
+def _plain_path(path: str) -> bool:
+    return bool(PATH_RE.match(path)) and "/../" not in path + "/"
+
+
 def _check_file(
+    kind: KeyKind,
     path: str,
     var: str,
     reader: KeyReader,
     problems: Problems,
-    how: str = HOW_TO_MAKE,
-    who: str = "corosync",
-    chown: str = "root:root",
-    owners: tuple[int, ...] = (0,),
+    owners: tuple[int, ...],
 ) -> KeyFile | None:
     try:
         key = reader(path)
     except FileNotFoundError:
-        problems.add(f"{var}: the authkey {path} does not exist. Fix: {how}.")
+        problems.add(f"{var}: the authkey {path} does not exist. Fix: {kind.how}.")
         return None
     except OSError as exc:
         problems.add(
@@ -142,18 +263,29 @@ def _check_file(
     if not MIN_KEY <= len(key.data) <= MAX_KEY:
         what = "empty" if not key.data else f"{len(key.data)} bytes long"
         problems.add(
-            f"{var}: the authkey {path} is {what}; {who} needs {MIN_KEY} to {MAX_KEY} bytes. "
-            f"Fix: {how}."
+            f"{var}: the authkey {path} is {what}; {kind.daemon} needs {MIN_KEY} to {MAX_KEY} "
+            f"bytes. Fix: {kind.how}."
         )
         return None
     if key.uid not in owners:
         problems.add(
             f"{var}: the authkey {path} is owned by uid {key.uid}, not root. "
-            f"Fix: chown {chown} {path} && chmod 0{0o640 if who != 'corosync' else 0o400:o} {path} "
+            f"Fix: chown {kind.chown} {path} && chmod 0{kind.mode:o} {path} "
             "(on the host, for a bind mount)."
         )
         return None
     return key
+
+
+def _present(reader: KeyReader, path: str) -> bool:
+    """A candidate counts once it exists, even unreadable: its problem is then reported."""
+    try:
+        reader(path)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def resolve(
@@ -173,75 +305,14 @@ def resolve(
         return None
     if mode == "off" or standalone:
         return None  # a standalone node talks only to itself on loopback
-    path = env.get("PCMK_AUTHKEY_FILE", "")
-    passphrase = env.get("PCMK_AUTHKEY_PASSPHRASE", "")
-    if path and passphrase:
-        problems.add(
-            "PCMK_AUTHKEY_FILE and PCMK_AUTHKEY_PASSPHRASE are both set. Fix: set only one of them."
-        )
-        return None
-    if passphrase:
-        if len(passphrase) < 16 or len(passphrase) > 1024:
-            problems.add(
-                f"PCMK_AUTHKEY_PASSPHRASE has {len(passphrase)} characters; 16 to 1024 "
-                "are accepted. Fix: use a long random passphrase (e.g. openssl rand "
-                "-base64 32)."
-            )
-            return None
-        key = derive(passphrase, cluster_name, kdf=kdf)
-        return Crypto(
-            os.path.join(run_dir, "authkey"),
-            "PCMK_AUTHKEY_PASSPHRASE",
-            fingerprint(key),
-            len(key),
-            derived=key,
-        )
-    var = "PCMK_AUTHKEY_FILE"
-    if path:
-        if not PATH_RE.match(path) or "/../" in path + "/":
-            problems.add(
-                f"PCMK_AUTHKEY_FILE={show(path)} is not a plain absolute path. "
-                "Fix: use e.g. /run/secrets/corosync-authkey."
-            )
-            return None
-    else:
-        candidates = [SECRET_PATH, os.path.join(conf_dir, "authkey")]
-        path = next((p for p in candidates if _present(reader, p)), "")
-        if not path:
-            problems.add(
-                "PCMK_CRYPTO=on (the default whenever PCMK_NODE_LIST is set) needs an authkey, and "
-                f"none was found (looked for PCMK_AUTHKEY_FILE, PCMK_AUTHKEY_PASSPHRASE, "
-                f"{', '.join(candidates)}). Fix: {HOW_TO_MAKE}."
-            )
-            return None
-        var = f"authkey {path}"
-    key = _check_file(path, var, reader, problems)
+    default = os.path.join(conf_dir, "authkey")
+    key = find_key(COROSYNC_KEY, env, cluster_name, kdf, default, reader, problems)
     if key is None:
         return None
-    return Crypto(path, path, fingerprint(key.data), len(key.data), loose=bool(key.mode & 0o077))
-
-
-def _present(reader: KeyReader, path: str) -> bool:
-    """A candidate counts once it exists, even unreadable: its problem is then reported."""
-    try:
-        reader(path)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
-# The Pacemaker Remote key: full nodes' controllers and pacemaker-remoted authenticate their
-# TLS connection (TCP 3121) with it. Pacemaker reads it from /etc/pacemaker/authkey.
-REMOTE_SECRET = "/run/secrets/pacemaker-authkey"
-REMOTE_KEYFILE = "/etc/pacemaker/authkey"
-REMOTE_MODE = 0o640  # root:haclient: pacemaker-controld runs as hacluster and must read it
-REMOTE_HOW = (
-    "make one key for the whole cluster with `docker run --rm IMAGE keygen > pacemaker-authkey` "
-    "and mount it on every full and remote node (as the Docker secret pacemaker-authkey, or at "
-    f"{REMOTE_KEYFILE}), or set the same PCMK_REMOTE_AUTHKEY_PASSPHRASE everywhere"
-)
+    if key.derived:
+        keyfile = os.path.join(run_dir, "authkey")
+        return Crypto(keyfile, key.source, fingerprint(key.data), len(key.data), derived=key.data)
+    return Crypto(key.source, key.source, fingerprint(key.data), len(key.data), loose=key.loose)
 
 
 @dataclass(frozen=True)
@@ -273,59 +344,21 @@ def resolve_remote(
     kdf = kdf_of(env, Problems())  # resolve() reports a bad PCMK_AUTHKEY_KDF once
     # Pacemaker's own PCMK_authkey_location moves the key for its daemons; install it there.
     keyfile = env.get("PCMK_authkey_location", "") or REMOTE_KEYFILE
-    if not PATH_RE.match(keyfile) or "/../" in keyfile + "/":
+    if not _plain_path(keyfile):
         problems.add(
             f"PCMK_authkey_location={show(keyfile)} is not a plain absolute path. "
             f"Fix: unset it (pacemaker's default is {REMOTE_KEYFILE})."
         )
         return None
-    path = env.get("PCMK_REMOTE_AUTHKEY_FILE", "")
-    passphrase = env.get("PCMK_REMOTE_AUTHKEY_PASSPHRASE", "")
-    if path and passphrase:
-        problems.add(
-            "PCMK_REMOTE_AUTHKEY_FILE and PCMK_REMOTE_AUTHKEY_PASSPHRASE are both set. "
-            "Fix: set only one of them."
-        )
-        return None
-    if passphrase:
-        if not 16 <= len(passphrase) <= 1024:
-            problems.add(
-                f"PCMK_REMOTE_AUTHKEY_PASSPHRASE has {len(passphrase)} characters; 16 to 1024 "
-                "are accepted. Fix: use a long random passphrase (e.g. openssl rand -base64 32)."
-            )
-            return None
-        key = derive(passphrase, cluster_name, purpose=REMOTE, kdf=kdf)
-        return RemoteKey(
-            "PCMK_REMOTE_AUTHKEY_PASSPHRASE", fingerprint(key), len(key), key, True, keyfile=keyfile
-        )
-    var = "PCMK_REMOTE_AUTHKEY_FILE"
-    if path:
-        if not PATH_RE.match(path) or "/../" in path + "/":
-            problems.add(
-                f"PCMK_REMOTE_AUTHKEY_FILE={show(path)} is not a plain absolute path. "
-                f"Fix: use e.g. {REMOTE_SECRET}."
-            )
-            return None
-    else:
-        path = next((p for p in (REMOTE_SECRET, keyfile) if _present(reader, p)), "")
-        if not path:
-            if required:
-                problems.add(
-                    "a remote node needs the Pacemaker Remote authkey, and none was found "
-                    "(looked for PCMK_REMOTE_AUTHKEY_FILE, PCMK_REMOTE_AUTHKEY_PASSPHRASE, "
-                    f"{REMOTE_SECRET}, {keyfile}). Fix: {REMOTE_HOW}."
-                )
-            return None
-        var = f"authkey {path}"
-    key = _check_file(path, var, reader, problems, REMOTE_HOW, "pacemaker", "root:haclient", owners)
+    key = find_key(REMOTE_KEY, env, cluster_name, kdf, keyfile, reader, problems, required, owners)
     if key is None:
         return None
     return RemoteKey(
-        path,
+        key.source,
         fingerprint(key.data),
         len(key.data),
         key.data,
-        install=path != keyfile,
-        loose=bool(key.mode & 0o007),
+        install=key.derived or key.source != keyfile,
+        loose=key.loose,
         keyfile=keyfile,
     )
