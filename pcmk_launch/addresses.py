@@ -45,7 +45,7 @@ def find_local(nodes: list[Node], table: InterfaceTable, problems: Problems) -> 
             f"{VAR} (run the container with --net=host so it sees the host's interfaces)."
         )
     else:
-        which = ", ".join(f"entry {n.nodeid} {show(n.text)}" for n in matches)
+        which = ", ".join(f"entry {n.position} {show(n.text)}" for n in matches)
         problems.add(
             f"{VAR}: more than one entry is an address of this host ({which}). "
             "Fix: each host must appear once; remove the extra entries."

@@ -1,8 +1,10 @@
 """Parse and check PCMK_NODE_LIST: pure functions over a string and an injected resolver.
 
 Syntax: entries separated by whitespace; an entry is ADDR, NAME=ADDR or NAME=ADDR,ADDR,...
-(one ADDR per knet link). Node ids are 1..N by position, so every host that is given the
-same list writes the same nodelist.
+(one ADDR per knet link), optionally followed by @ID, the node's corosync nodeid. Without
+ids, ids are 1..N by position, so every host that is given the same list writes the same
+nodelist; with ids (every entry has one, or none does) a host keeps its id whatever is
+added, removed or reordered around it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ VAR = "PCMK_NODE_LIST"
 MAX_NODES = 32  # corosync's and pacemaker's supported maximum
 MAX_LINKS = 8  # knet's maximum number of links
 MAX_TEXT = 4096
+MAX_NODEID = 2**31 - 1  # corosync takes 32 bits; pacemaker prints ids as signed ints
 
 # A node name is what pacemaker shows and pcs uses: a hostname-like word.
 NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62})\Z")
@@ -30,10 +33,12 @@ Resolver = Callable[[str], list[str]]
 class Entry:
     """One entry of the list as written, before name resolution."""
 
-    position: int  # 1-based, becomes the nodeid
+    position: int  # 1-based place in the list
     text: str
     name: str | None
     hosts: tuple[str, ...]  # address literals or hostnames, one per link
+    nodeid: int  # the @ID written, else the position
+    explicit: bool = False  # whether @ID was written
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class Node:
     name: str | None
     addrs: tuple[str, ...]
     text: str  # the entry as the operator wrote it, for messages
+    position: int = 0  # its place in the list (1-based), for messages; 0: not from a list
 
 
 def show(value: str, limit: int = 60) -> str:
@@ -106,9 +112,16 @@ def parse(text: str, problems: Problems) -> list[Entry]:
     for position, word in enumerate(text.split(), start=1):
         where = f"{VAR} entry {position} {show(word)}"
         name: str | None = None
-        rest = word
-        if "=" in word:
-            name, _, rest = word.partition("=")
+        rest, at, id_text = word.rpartition("@") if "@" in word else (word, "", "")
+        if at and not (id_text.isdigit() and id_text.isascii() and 0 < int(id_text) <= MAX_NODEID):
+            problems.add(
+                f"{where}: {show(id_text)} after '@' is not a node id. Fix: write the id as a "
+                f"number from 1 to {MAX_NODEID}, as in node1=192.0.2.1@1."
+            )
+            continue
+        nodeid = int(id_text) if at else position
+        if "=" in rest:
+            name, _, rest = rest.partition("=")
             if not NAME_RE.match(name):
                 problems.add(
                     f"{where}: {show(name)} is not a valid node name. Fix: use letters, digits, "
@@ -145,13 +158,38 @@ def parse(text: str, problems: Problems) -> list[Entry]:
                 f"Fix: write NAME={rest}."
             )
             continue
-        entries.append(Entry(position, word, name, tuple(hosts)))
+        entries.append(Entry(position, word, name, tuple(hosts), nodeid, bool(at)))
+    _check_ids(entries, problems)
     if len(entries) > MAX_NODES:
         problems.add(
             f"{VAR} has {len(entries)} nodes; at most {MAX_NODES} are supported. "
             f"Fix: list at most {MAX_NODES} hosts (pacemaker_remote scales further)."
         )
     return entries
+
+
+def _check_ids(entries: list[Entry], problems: Problems) -> None:
+    """Ids are all written or all positions (a mix would renumber the unwritten ones when an
+    entry moves), and every id is given once."""
+    written = [e for e in entries if e.explicit]
+    if written and len(written) != len(entries):
+        bare = next(e for e in entries if not e.explicit)
+        problems.add(
+            f"{VAR}: entry {bare.position} {show(bare.text)} has no @ID while entry "
+            f"{written[0].position} {show(written[0].text)} has one. Fix: give every entry its "
+            "id, or none (then ids are positions); a running cluster's ids are its positions, "
+            "so write each entry's position as its id, e.g. node1=192.0.2.1@1."
+        )
+        return
+    seen: dict[int, Entry] = {}
+    for entry in written:
+        first = seen.setdefault(entry.nodeid, entry)
+        if first is not entry:
+            problems.add(
+                f"{VAR}: node id {entry.nodeid} is given twice (entries {first.position} "
+                f"{show(first.text)} and {entry.position} {show(entry.text)}). Fix: every node "
+                "keeps an id of its own; give the new one an id no node has had."
+            )
 
 
 def resolve(entries: Iterable[Entry], resolver: Resolver, problems: Problems) -> list[Node]:
@@ -179,7 +217,7 @@ def resolve(entries: Iterable[Entry], resolver: Resolver, problems: Problems) ->
             v4 = [a for a in found if ipaddress.ip_address(a).version == 4]
             addrs.append((v4 or found)[0])
         else:
-            nodes.append(Node(entry.position, entry.name, tuple(addrs), entry.text))
+            nodes.append(Node(entry.nodeid, entry.name, tuple(addrs), entry.text, entry.position))
     return nodes
 
 
@@ -192,29 +230,29 @@ def check(nodes: list[Node], problems: Problems) -> None:
             if addr in seen_addr:
                 problems.add(
                     f"{VAR}: address {addr} is given twice (entries {seen_addr[addr]} and "
-                    f"{node.nodeid}). Fix: every node needs addresses of its own."
+                    f"{node.position}). Fix: every node needs addresses of its own."
                 )
-            seen_addr.setdefault(addr, node.nodeid)
+            seen_addr.setdefault(addr, node.position)
         if node.name is not None:
             key = node.name.lower()
             if key in seen_name:
                 problems.add(
                     f"{VAR}: node name {show(node.name)} is given twice (entries "
-                    f"{seen_name[key]} and {node.nodeid}). Fix: give every node its own name."
+                    f"{seen_name[key]} and {node.position}). Fix: give every node its own name."
                 )
-            seen_name.setdefault(key, node.nodeid)
+            seen_name.setdefault(key, node.position)
     if len(nodes) > 1:
         for node in nodes:
             loop = [a for a in node.addrs if ipaddress.ip_address(a).is_loopback]
             if loop:
                 problems.add(
-                    f"{VAR} entry {node.nodeid} {show(node.text)}: {loop[0]} is a loopback "
+                    f"{VAR} entry {node.position} {show(node.text)}: {loop[0]} is a loopback "
                     "address, which other hosts cannot reach. Fix: use the host's own static "
                     "address (for a hostname, check /etc/hosts does not map it to 127.x)."
                 )
     counts = {len(n.addrs) for n in nodes}
     if len(counts) > 1:
-        detail = ", ".join(f"entry {n.nodeid} has {len(n.addrs)}" for n in nodes)
+        detail = ", ".join(f"entry {n.position} has {len(n.addrs)}" for n in nodes)
         problems.add(
             f"{VAR}: nodes have different numbers of links ({detail}). "
             "Fix: give every node the same number of addresses."
