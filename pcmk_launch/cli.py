@@ -4,6 +4,7 @@ pcmk-launch                 validate, write corosync.conf, then supervise (PID 1
                             PCMK_ROLE=remote: install the remote key, supervise pacemaker-remoted
 pcmk-launch --dry-run       print the plan and the config; write and start nothing
 pcmk-launch render          validate and write the files, then exit
+pcmk-launch nodes ...       show or change the node list of the running node (nodes.py)
 pcmk-launch COMMAND ARGS    run COMMAND instead (docker-entrypoint convention)
 """
 
@@ -20,10 +21,11 @@ from collections.abc import Callable, Mapping, Sequence
 from . import __version__
 from .errors import ConfigError, ExitCode
 
-SUBCOMMANDS = ("run", "render", "health", "status", "keygen")
+SUBCOMMANDS = ("run", "render", "health", "status", "keygen", "nodes")
 DEFAULT_COROSYNC_CONF = "/etc/corosync/corosync.conf"
 SCHEMA_DIR = "/usr/share/pacemaker"  # pacemaker-X.Y.rng: the CIB schemas this Pacemaker reads
 DEFAULT_CIB = "/var/lib/pacemaker/cib/cib.xml"
+NODE_LIST_FILE = "/var/lib/corosync/pcmk-node-list.json"  # nodes.py: a list changed at runtime
 # Directories the packages create; an empty volume mounted over them must get them back.
 STATE_DIRS = (
     ("/var/lib/pacemaker/cib", 0o750),
@@ -76,6 +78,16 @@ def parser() -> argparse.ArgumentParser:
         "--run-dir", default="/run/pcmk_launch", metavar="DIR", help="where a derived key goes"
     )
     p.add_argument("--json", action="store_true", help="status: print JSON")
+    p.add_argument("words", nargs="*", help=argparse.SUPPRESS)  # nodes ACTION ARGS
+    p.add_argument(
+        "--force", action="store_true", help="nodes remove: even a node that is a member"
+    )
+    p.add_argument(
+        "--node-list-file",
+        default=NODE_LIST_FILE,
+        metavar="PATH",
+        help="where `nodes` keeps the changed node list (on the corosync volume)",
+    )
     return p
 
 
@@ -266,6 +278,7 @@ def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
             print(health.daemons_line(daemons))
         return 1
     reason = daemons_reason or health.judge(state, name)
+    members = node_list_report(env, state)
     if as_json:
         data = {"running": True, "cluster_name": cluster_name, "local_node": name}
         data.update(state.to_dict())
@@ -273,11 +286,18 @@ def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
         data["unhealthy_reason"] = reason
         data.update(daemon_facts)
         data["metrics"] = {"on": metrics, "address": address}
+        data.update(members)
         print(json.dumps(data, indent=2))
     else:
         sys.stdout.write(health.summary(state, cluster_name, name))
         print(health.daemons_line(daemons))
         print(metrics_line(Settings(metrics=metrics, metrics_address=address)))
+        print(f"node list: {members['node_list']} (from {members['node_list_source']})")
+        for left in members["leftover_nodes"]:
+            print(
+                f"leftover: pacemaker still shows {left}, which is not in this node's list. "
+                f"Fix: pcmk-launch nodes remove {left}"
+            )
         for f in daemon_facts["host_findings"]:
             if not f["ok"]:
                 print(f"host: {f['topic']}: {f['text']}. Fix: {f['fix']}")
@@ -286,9 +306,38 @@ def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
     return 0
 
 
-def load_cluster(env: Mapping[str, str], args: argparse.Namespace | None = None, interfaces=None):
+def node_list_report(env: Mapping[str, str], state) -> dict:
+    """status: the node list in force, where it comes from, and nodes pacemaker still shows
+    that are not in it (a removal not finished, or written back by a new DC)."""
+    from .nodes import env_with_stored, leftovers
+
+    current, stored = env_with_stored(env, NODE_LIST_FILE)
+    text = current.get(VAR_NODE_LIST, "")
+    known = {int(n.id): n.name for n in state.nodes if n.id.isdigit()}
+    try:
+        left = leftovers(text, known) if text.strip() else []
+    except (ValueError, IndexError):
+        left = []
+    return {
+        "node_list": text,
+        "node_list_source": NODE_LIST_FILE if stored else VAR_NODE_LIST,
+        "leftover_nodes": left,
+    }
+
+
+def load_cluster(
+    env: Mapping[str, str],
+    args: argparse.Namespace | None = None,
+    interfaces=None,
+    stored: bool = True,
+):
+    """Settings, node list and keys; with stored, the node list `nodes` changed, if in force."""
     from . import addresses, authkey, settings
 
+    if stored:
+        from .nodes import env_with_stored
+
+        env, _ = env_with_stored(env, args.node_list_file if args else NODE_LIST_FILE)
     conf = args.corosync_conf if args else DEFAULT_COROSYNC_CONF
     ids = hacluster_ids()
     return settings.load(
@@ -471,7 +520,25 @@ def render_files(args: argparse.Namespace, env: Mapping[str, str], interfaces=No
     if node.settings.log_format == "json" and not args.dry_run:
         global _json_host
         _json_host = os.uname().nodename
+    if args.command == "run" and not args.dry_run and node.settings.role == "cluster":
+        from .nodes import read_stored
+
+        stored = read_stored(args.node_list_file)
+        if stored is not None and env_list_matches(env, stored):
+            log(
+                f"node list: the one changed by `pcmk-launch nodes {stored.change}` "
+                f"({args.node_list_file}), not {VAR_NODE_LIST} as given at docker run"
+            )
     return ROLE_SETUP[node.settings.role](args, node)
+
+
+VAR_NODE_LIST = "PCMK_NODE_LIST"
+
+
+def env_list_matches(env: Mapping[str, str], stored) -> bool:
+    from .membership import normal
+
+    return stored.base == normal(env.get(VAR_NODE_LIST, ""))
 
 
 NO_REMOTED = (
@@ -636,6 +703,13 @@ def main(
         return cmd_health(env)
     if args.command == "status":
         return cmd_status(env, args.json)
+    if args.command == "nodes":
+        from .nodes import cmd_nodes
+
+        return cmd_nodes(args, env, interfaces)
+    if args.words:
+        error(f"unexpected arguments: {' '.join(args.words)}. Fix: see pcmk-launch --help")
+        return ExitCode.CONFIG
     try:
         cluster = render_files(args, env, interfaces)
     except ConfigError as exc:

@@ -12,6 +12,7 @@ class NodeState:
     name: str
     online: bool
     standby: bool = False
+    id: str = ""  # corosync's nodeid for a cluster node (a remote node's is its name)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,9 @@ def parse(crm_mon_xml: str, cib_resources: str | None = None) -> ClusterState:
         raise ValueError(f"crm_mon has no cluster status: {why}")
     present = _true(dc_el.get("present"))
     nodes = tuple(
-        NodeState(n.get("name", ""), _true(n.get("online")), _true(n.get("standby")))
+        NodeState(
+            n.get("name", ""), _true(n.get("online")), _true(n.get("standby")), n.get("id", "")
+        )
         for n in root.findall("nodes/node")
     )
     ips = _ips(cib_resources)
