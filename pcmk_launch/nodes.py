@@ -254,13 +254,13 @@ def change(args, env: Mapping[str, str], action: str, words: list[str], interfac
     for step in (*result.via, result.nodes):
         _write_stored(path, replace(new, nodes=step).to_json().encode())
         try:
-            render_files(render_args, env)
+            render_files(render_args, env, interfaces)
             failed = _reload() if running else None
         except ConfigError:
-            _rollback(path, old_text, render_args, env, running)
+            _rollback(path, old_text, render_args, env, running, interfaces)
             raise
         if failed is not None:
-            _rollback(path, old_text, render_args, env, running)
+            _rollback(path, old_text, render_args, env, running, interfaces)
             error(f"nodes: corosync-cfgtool -R failed ({failed}); the previous list is back")
             return ExitCode.INTERNAL
     if running:
@@ -279,11 +279,13 @@ def change(args, env: Mapping[str, str], action: str, words: list[str], interfac
     return ExitCode.OK
 
 
-def _rollback(path: str, old_text: bytes | None, render_args, env, running: bool) -> None:
+def _rollback(
+    path: str, old_text: bytes | None, render_args, env, running: bool, interfaces=None
+) -> None:
     from .cli import render_files
 
     _restore(path, old_text)
-    render_files(render_args, env)
+    render_files(render_args, env, interfaces)
     if running:
         _reload()
 
