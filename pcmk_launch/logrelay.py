@@ -17,6 +17,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 LEVELS = ("emerg", "alert", "crit", "error", "warning", "notice", "info", "debug")
 # glibc and util-linux logger send "<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG" to /dev/log.
@@ -102,9 +103,13 @@ class Writer:
             if done:
                 return
 
-    def close(self, timeout: float = 5.0) -> None:
+    def close(self, timeout: float = 5.0, line: Callable[[str, str], str] = launcher_line) -> None:
+        """Write what is queued and stop. line(message, level) formats the launcher's own
+        line about dropped messages: launchlog.Logger.line, in JSON mode an object."""
         if self.dropped:
-            self.lines.put(f"[pcmk-launch] {self.dropped} log messages dropped: stdout was stuck")
+            self.lines.put(
+                line(f"{self.dropped} log messages dropped: stdout was stuck", "warning")
+            )
         self.lines.put(None)
         self.thread.join(timeout)
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from . import logrelay, procs, services
 from .errors import ExitCode
+from .launchlog import ERROR, LOG, NOTICE, WARNING
 from .services import FATAL, RESTART, Service
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT}  # QUIT would panic pacemakerd
@@ -59,16 +60,8 @@ class Options:
             setattr(self, key, value)
 
 
-_writer: logrelay.Writer | None = None  # set while the supervisor runs
-_json_host: str | None = None  # set in JSON mode
-
-
-def log(message: str, level: str = "notice") -> None:
-    line = logrelay.launcher_line(message, level, _json_host)
-    if _writer is not None:
-        _writer.put(line)
-    else:
-        os.write(1, (line + "\n").encode())
+def log(message: str, level: str = NOTICE) -> None:
+    LOG.log(message, level)
 
 
 def describe_status(status: int) -> str:
@@ -100,7 +93,7 @@ def reset_inherited_ignores() -> None:
     default = ctypes.create_string_buffer(32)  # handler SIG_DFL, no flags, empty mask
     for sig in todo:
         if libc.syscall(number, sig, default, None, 8) != 0:
-            log(f"cannot reset inherited SIG_IGN of signal {sig}", "warning")
+            log(f"cannot reset inherited SIG_IGN of signal {sig}", WARNING)
 
 
 def become_subreaper() -> None:
@@ -109,7 +102,7 @@ def become_subreaper() -> None:
 
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        log(f"cannot become a child subreaper: {os.strerror(ctypes.get_errno())}", "warning")
+        log(f"cannot become a child subreaper: {os.strerror(ctypes.get_errno())}", WARNING)
 
 
 class Supervisor:
@@ -182,10 +175,10 @@ class Supervisor:
         return self.result()
 
     def open_relay(self) -> logrelay.Relay | None:
-        global _writer, _json_host
-        _writer = logrelay.Writer()
+        writer = logrelay.Writer()
+        LOG.to_writer(writer)
         if self.opts.log_format == "json":
-            _json_host = os.uname().nodename
+            LOG.use_json()
         if not self.opts.log_socket:
             return None
         try:
@@ -194,13 +187,13 @@ class Supervisor:
             log(
                 f"cannot listen on {self.opts.log_socket}: {exc.strerror}; "
                 "pacemaker's messages will not reach stdout",
-                "warning",
+                WARNING,
             )
             return None
         if sock is None:
             log(f"{self.opts.log_socket} already has a listener; leaving syslog to it")
             return None
-        return logrelay.Relay(sock, _writer, self.opts.log_format, os.uname().nodename)
+        return logrelay.Relay(sock, writer, self.opts.log_format, os.uname().nodename)
 
     def finished(self) -> bool:
         return not self.pids and (self.stopping or self.exit_code is not None)
@@ -303,7 +296,7 @@ class Supervisor:
             failure = f.read()  # empty: exec succeeded and closed the pipe
         if failure:
             os.waitpid(pid, 0)
-            log(f"cannot run {argv[0]}: {os.strerror(int(failure))}", "error")
+            log(f"cannot run {argv[0]}: {os.strerror(int(failure))}", ERROR)
             return None
         return pid
 
@@ -395,7 +388,7 @@ class Supervisor:
     def schedule_restart(self, svc: Service) -> None:
         delay = self.delays.get(svc.name, svc.restart_delay)
         self.delays[svc.name] = min(delay * 2, svc.restart_max)
-        log(f"{svc.name} will be restarted in {delay:g}s", "warning")
+        log(f"{svc.name} will be restarted in {delay:g}s", WARNING)
         self.after(f"restart-{svc.name}", delay, lambda: self.restart(svc))
 
     def restart(self, svc: Service) -> None:
@@ -604,7 +597,7 @@ class Supervisor:
             f"error: {what} of {svc.name} gone for {now - since:.1f}s and not respawned: "
             f"{svc.name} will not recover it by itself. Restarting {svc.name}; the services "
             f"started before it stay up (recovery {len(done)} in {svc.recover_window:g}s)",
-            "error",
+            ERROR,
         )
         self.unwatch_children(svc)
         self.restarting[svc.name] = (delay, pid)
@@ -618,7 +611,7 @@ class Supervisor:
         log(
             f"WARNING: {svc.name} did not stop within {svc.stop_timeout:g}s: sending SIGKILL "
             f"to it and its group.{f' {svc.kill_note}' if svc.kill_note else ''}",
-            "warning",
+            WARNING,
         )
         self.kill(-pid, signal.SIGKILL)
         self.kill(pid, signal.SIGKILL)
@@ -629,7 +622,7 @@ class Supervisor:
         # Children that outlived it are ours now (we reap orphans) and each leads its own
         # process group: kill them, or the next pacemakerd would find them half alive.
         for name, pid in self.find_children(os.getpid(), svc.children).items():
-            log(f"{name} (pid {pid}) outlived {svc.name}: sending SIGKILL", "warning")
+            log(f"{name} (pid {pid}) outlived {svc.name}: sending SIGKILL", WARNING)
             self.kill(pid, signal.SIGKILL)
         if os.WIFEXITED(status) and svc.exit_notes.get(os.WEXITSTATUS(status)):
             self.on_fatal_exit(svc, status)  # e.g. pacemakerd's 100: do not respawn
@@ -661,7 +654,10 @@ class Supervisor:
         def done(status: int) -> None:
             what = " ".join(cmd[-2:])
             if status != 0:
-                log(f"reload: {what} failed ({describe_status(status)}); the rest was not run")
+                log(
+                    f"reload: {what} failed ({describe_status(status)}); the rest was not run",
+                    WARNING,
+                )
             elif rest:
                 self.reload_step(rest)
             else:
@@ -678,7 +674,7 @@ class Supervisor:
         self.begin_stop()
 
     def fail(self, code: int, why: str) -> None:
-        log(f"error: {why}", "error")
+        log(f"error: {why}", ERROR)
         if self.exit_code is None:
             self.exit_code = code
         if not self.stopping:
@@ -719,7 +715,7 @@ class Supervisor:
         code = os.waitstatus_to_exitcode(status)
         what = svc.pre_stop_results.get(code) if os.WIFEXITED(status) else None
         if what is None:
-            log(f"{svc.name}'s pre-stop step failed ({describe_status(status)})", "warning")
+            log(f"{svc.name}'s pre-stop step failed ({describe_status(status)})", WARNING)
         else:
             log(what)
         self.send_stop_signal(svc)
@@ -739,7 +735,9 @@ class Supervisor:
             return
         note = f" {svc.kill_note}" if svc.kill_note else ""
         log(
-            f"WARNING: {svc.name} did not stop within {svc.stop_timeout:g}s: sending SIGKILL.{note}"
+            f"WARNING: {svc.name} did not stop within {svc.stop_timeout:g}s: "
+            f"sending SIGKILL.{note}",
+            WARNING,
         )
         if svc.on_death == FATAL:  # a RESTART service holds nothing that a kill could lose
             self.killed = True
@@ -776,7 +774,7 @@ class Supervisor:
             ran = self.clock() - self.spawned_at.get(svc.name, self.clock())
             if ran >= svc.restart_max:
                 self.delays.pop(svc.name, None)  # it ran fine for a while: start over
-            log(f"{svc.name} died ({describe_status(status)})", "warning")
+            log(f"{svc.name} died ({describe_status(status)})", WARNING)
             self.schedule_restart(svc)
         else:
             self.on_fatal_exit(svc, status)
@@ -820,8 +818,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = parse_args(sys.argv[1:] if argv is None else argv)
     code = Supervisor(opts).run()
     log(f"exiting with code {int(code)}")
-    if _writer is not None:
-        _writer.close()
+    LOG.close()
     return int(code)
 
 
