@@ -45,9 +45,6 @@ class Problems:
     def add(self, text: str) -> None:
         self.items.append(text)
 
-    def extend(self, other: Problems) -> None:
-        self.items.extend(other.items)
-
     def __bool__(self) -> bool:
         return bool(self.items)
 

@@ -13,11 +13,10 @@ Kept lean on purpose (no jinja2, no argparse): it runs for the container's whole
 
 from __future__ import annotations
 
-import errno
+import contextlib
 import os
 import selectors
 import signal
-import sys
 import time
 from collections.abc import Callable
 
@@ -312,13 +311,8 @@ class Supervisor:
 
     @staticmethod
     def kill(pid: int, signum: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):  # ESRCH: it is gone already
             os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
-        except OSError as exc:
-            if exc.errno != errno.ESRCH:
-                raise
 
     def elapsed(self) -> str:
         return f"{self.clock() - self.started_at:.1f}s"
@@ -814,13 +808,10 @@ def parse_args(argv: list[str]) -> Options:
     return Options(**values)  # type: ignore[arg-type]
 
 
-def main(argv: list[str] | None = None) -> int:
-    opts = parse_args(sys.argv[1:] if argv is None else argv)
+def main(argv: list[str]) -> int:
+    """PID 1 after the command line's hand-off (__main__.py): argv are its options."""
+    opts = parse_args(argv)
     code = Supervisor(opts).run()
     log(f"exiting with code {int(code)}")
     LOG.close()
     return int(code)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
