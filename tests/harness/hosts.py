@@ -197,6 +197,21 @@ def _alive(pid: int, starttime: str) -> bool:
     return _starttime(pid) == starttime and _live(pid)
 
 
+def _describe(pid: int) -> str:
+    """A leftover's command line and state, for the message that reports it."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        status = dict(
+            line.split(":\t", 1)
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+            if ":\t" in line
+        )
+    except OSError:
+        return "gone"
+    what = argv.strip()[:200] or status.get("Name", "?")
+    return f"{what}, state {status.get('State', '?')}, ppid {status.get('PPid', '?')}"
+
+
 def _children(ppid: int) -> list[int]:
     """Children of ppid (CONFIG_PROC_CHILDREN may be off: scan /proc)."""
     kids = []
@@ -779,7 +794,7 @@ def leftovers(prefix: str = SESSION_PREFIX) -> list[str]:
             found.append(f"netns {name}")
     for pid, st in _spawned:
         if _alive(pid, st):
-            found.append(f"process {pid}")
+            found.append(f"process {pid} ({_describe(pid)})")
     for inode, name in _netns_inodes.items():
         for pid in _pids_in_netns(inode):
             found.append(f"process {pid} in netns {name}")

@@ -57,7 +57,10 @@ inside() { # --shell, --run CMD... or nothing
     make --no-print-directory venv
     if [ "${1:-}" = --run ]; then
         shift
-        exec "$@"
+        # Not exec: bash stays PID 1 and reaps orphans as a host's init does (a process that
+        # left a harness host's pid namespace as a zombie would keep that namespace alive).
+        "$@"
+        exit $?
     fi
     # shellcheck disable=SC2086 # LEVELS is a list of make targets
     "$VENV/bin/python" -m tests.levels $LEVELS
