@@ -107,8 +107,12 @@ class Shared:
         return {rid: r["nodes"] for rid, r in res.items()}
 
 
+def quorumtool(host: Host) -> str:
+    return host.run(["corosync-quorumtool", "-s"], check=False).stdout
+
+
 def expected_votes(host: Host) -> int:
-    out = host.run(["corosync-quorumtool", "-s"], check=False).stdout
+    out = quorumtool(host)
     m = re.search(r"^Expected votes:\s+(\d+)", out, re.M)
     return int(m.group(1)) if m else -1
 
@@ -198,6 +202,42 @@ def test_grow_from_3_to_5_moves_nothing(shared, timing):
         timing(f"grow to {len(s.members)}: VIP longest gap (ping every 50 ms)", gap)
         assert s.placement() == before, "a resource moved while a node was added"
     assert len(s.members) == 5
+
+
+def test_a_new_node_with_another_key_is_kept_out_and_disturbs_nothing(shared):
+    """A node added to the list but started with a different key: knet drops its packets, so
+    it never joins; the others keep quorum, membership and resources. Then it is removed as
+    any stopped node is."""
+    s = shared
+    before = s.placement()
+    stranger = s.c.network.add_host()
+    watch = Watch(s, s.members[0])
+    nodes = s.on_all("add", f"{stranger.name}={stranger.address}")
+    env = {**s.env, "PCMK_NODE_LIST": nodes, "PCMK_AUTHKEY_PASSPHRASE": "another passphrase"}
+    stranger.start(LAUNCHER_ARGV, env)
+    wait_for(
+        lambda: (
+            "Quorate:          No"
+            in stranger.run(["corosync-quorumtool", "-s"], check=False).stdout
+        ),
+        60,
+        "the stranger up, alone and without quorum",
+    )
+    time.sleep(5)  # knet would have connected by now with the right key
+    out = quorumtool(stranger)
+    assert re.search(r"^Total votes:\s+1$", out, re.M), out
+    for h in s.running():
+        if h is stranger:
+            continue
+        state = cluster_state(h)
+        assert stranger.name not in state["online"], state
+        assert state["have_quorum"]
+    assert stranger.stop(150) == 0
+    s.removed.add(stranger.name)
+    s.on_all("remove", stranger.name)
+    s.converged()
+    watch.done()  # quorum was never lost
+    assert s.placement() == before
 
 
 def test_bad_changes_are_refused_and_change_nothing(shared):
