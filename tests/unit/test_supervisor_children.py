@@ -1,6 +1,6 @@
 """The supervisor's watch over pacemakerd's subdaemons (issue 30), in process with a fake
 clock: the real cluster plan and the real Supervisor, with processes, pidfds and helper
-commands simulated (SimSupervisor below). What the real binaries do is in
+commands simulated (tests/helpers/sim.py). What the real binaries do is in
 tests/supervisor/test_subdaemons.py and tests/cluster/test_subdaemons.py."""
 
 from __future__ import annotations
@@ -13,89 +13,8 @@ import pytest
 from pcmk_launch import services
 from pcmk_launch.errors import ExitCode
 from pcmk_launch.procs import PACEMAKER_SUBDAEMONS
-from pcmk_launch.supervisor import Options, Supervisor
-
-GRACE = 5.0
-
-
-class SimSupervisor(Supervisor):
-    """Supervisor with a simulated process table: spawn hands out pids, `tree` says which
-    children each pid has, pidfds are callbacks the test fires, helpers answer at once."""
-
-    def __init__(self, **opts: object):
-        self.now = 1000.0
-        self.next_pid = 100
-        self.tree: dict[int, dict[str, int]] = {}
-        self.pidfds: dict[int, object] = {}
-        self.sent: list[tuple[int, int]] = []
-        self.shutting_down_answer = 1  # pacemakerd_state's exit: 1 = not shutting down
-        self.respawns = True  # a new pacemakerd starts all its children
-        opts.setdefault("subdaemon_grace", GRACE)
-        super().__init__(
-            Options(**opts), clock=lambda: self.now, find_children=self.find_children_sim
-        )
-
-    # -- the simulated world ------------------------------------------------------------
-    def pid(self) -> int:
-        self.next_pid += 1
-        return self.next_pid
-
-    def spawn(self, argv, quiet=False):
-        pid = self.pid()
-        if argv[0] == "pacemakerd":
-            kids = PACEMAKER_SUBDAEMONS if self.respawns else ()
-            self.tree[pid] = {name: self.pid() for name in kids}
-        return pid
-
-    def find_children_sim(self, parent, names):
-        return {n: p for n, p in self.tree.get(parent, {}).items() if n in names}
-
-    def kill(self, pid, signum):
-        self.sent.append((pid, signum))
-
-    def watch_exit(self, pid, on_exit):
-        self.pidfds[pid] = on_exit
-        return pid
-
-    def unwatch_exit(self, fd):
-        self.pidfds.pop(fd, None)
-
-    def run_helper(self, argv, done, quiet=True):
-        if argv == self.service("corosync").ready:
-            done(0)
-        else:  # pacemakerd_state
-            done(self.shutting_down_answer << 8)
-        return None
-
-    # -- what the test does ---------------------------------------------------------------
-    def advance(self, seconds: float) -> None:
-        end = self.now + seconds
-        while True:
-            due = [t for t, _ in self.timers.values() if t <= end]
-            if not due:
-                break
-            self.now = max(self.now, min(due))
-            self.run_timers()
-        self.now = end
-
-    @property
-    def pacemakerd(self) -> int:
-        return self.pids["pacemakerd"]
-
-    def subdaemon_exits(self, name: str, respawn: bool = False) -> None:
-        kids = self.tree[self.pacemakerd]
-        pid = kids.pop(name)
-        if respawn:
-            kids[name] = self.pid()
-        self.pidfds[pid]()
-
-    def service_exits(self, name: str, code: int = 0) -> None:
-        pid = self.pids.pop(name)
-        self.tree.pop(pid, None)
-        self.on_exit(self.service(name), code << 8)
-
-    def terms_to(self, pid: int) -> int:
-        return sum(1 for p, s in self.sent if p == pid and s == signal.SIGTERM)
+from pcmk_launch.supervisor import Options
+from tests.helpers.sim import GRACE, SimSupervisor
 
 
 @pytest.fixture
