@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench.run import DOCS, BenchError, log, machine, publish, stats, table
 from tests.harness.cluster import LAUNCHER_ARGV, Cluster, launcher_env, wait_state
-from tests.harness.hosts import Host, assert_no_leftovers, require_root
+from tests.harness.hosts import Host, assert_no_leftovers, require_harness
 from tests.harness.remote import (
     add_dummies_on_remotes,
     cpu_seconds,
@@ -153,7 +153,7 @@ class RemoteBench:
 
 
 def run(reps: int) -> dict:
-    require_root()
+    require_harness()
     sbin, why = remoted_sbin()
     if sbin is None:
         raise BenchError(f"pacemaker-remoted: {why}")

@@ -33,7 +33,7 @@ from tests.harness.cluster import (
     Cluster,
     cluster_state,
 )
-from tests.harness.hosts import Host, assert_no_leftovers, require_root, wait_for
+from tests.harness.hosts import Host, assert_no_leftovers, require_harness, wait_for
 from tests.harness.pinger import VIP, Pinger
 from tests.hostdeps import first_line
 
@@ -437,7 +437,7 @@ def repeat(reps: int, what: str, fn: Callable[[], float]) -> list[float]:
 
 
 def run(reps: int, quick: bool) -> dict:
-    require_root()
+    require_harness()
     figures: dict[str, dict] = {}
 
     def figure(name, unit, values, base_name, base_values, target):

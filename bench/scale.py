@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.harness.cluster import Cluster, cluster_state
-from tests.harness.hosts import Host, assert_no_leftovers, require_root
+from tests.harness.hosts import Host, assert_no_leftovers, require_harness
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "scale.json"
@@ -177,7 +177,7 @@ def run_scale(
     kinds: tuple[str, ...] = ("launcher", "naive"),
 ) -> dict:
     """Every size, launcher then naive in each repetition; raw runs and medians."""
-    require_root()
+    require_harness()
     rows = []
     for n in sizes:
         runs: dict[str, list[dict]] = {"launcher": [], "naive": []}

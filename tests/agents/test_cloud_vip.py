@@ -17,9 +17,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.agents.conftest import AGENT, REGION, closed_port_url, fake_imds
 from tests.agents.world import holders, routes
-from tests.prereq import require, require_commands
+from tests.helpers.agents import AGENT, REGION, closed_port_url, fake_imds
+from tests.helpers.prereq import require, require_commands
 
 VIP = "10.0.1.100"
 OVERLAY = "172.31.250.10"  # route mode: an address outside the VPC

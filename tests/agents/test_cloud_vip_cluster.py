@@ -32,12 +32,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.agents.conftest import AGENT, FAKE_IMDS, MOTO_EC2, REGION, WORLD, require_moto
 from tests.agents.world import World
 from tests.harness import hosts
 from tests.harness.cluster import LAUNCHER_ARGV, cluster_state, describe_state
 from tests.harness.hosts import Host, wait_for
-from tests.prereq import require
+from tests.helpers.agents import AGENT, FAKE_IMDS, MOTO_EC2, REGION, WORLD, require_moto
+from tests.helpers.prereq import require
 
 pytestmark = pytest.mark.root
 

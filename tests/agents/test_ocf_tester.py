@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.agents.conftest import AGENT, REGION, closed_port_url, fake_imds
-from tests.prereq import require, require_commands
+from tests.helpers.agents import AGENT, REGION, closed_port_url, fake_imds
+from tests.helpers.prereq import require, require_commands
 
 OCF_TESTER = "/usr/sbin/ocf-tester"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fence.fakedocker import FakeEngine, serve_tls, serve_unix
-from tests.prereq import require
+from tests.helpers.fakedocker import FakeEngine, serve_tls, serve_unix
+from tests.helpers.prereq import require
 
 AGENT_PATH = Path(__file__).resolve().parents[2] / "agents/fence_docker_api/fence_docker_api.py"
 

@@ -1,5 +1,5 @@
 """fence_docker_api's actions and exit codes against a fake Docker Engine on a unix socket
-(tests/fence/fakedocker.py): status 0/2/1, off = kill then confirmed not running, on, reboot,
+(tests/helpers/fakedocker.py): status 0/2/1, off = kill then confirmed not running, on, reboot,
 list, monitor, API version negotiation, plugs as IP addresses, and TLS over TCP."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.fence.fakedocker import FakeEngine, serve_unix
+from tests.helpers.fakedocker import FakeEngine, serve_unix
 
 
 def sock(engine) -> str:

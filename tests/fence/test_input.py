@@ -9,8 +9,6 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.fence.conftest import AGENT_PATH
-
 # --- stdin ------------------------------------------------------------------------------------
 
 
@@ -289,9 +287,9 @@ def test_metadata_from_stdin_ignores_bad_options(run):
     assert res.rc == 0 and res.out.startswith("<?xml")
 
 
-def test_as_a_real_process():
+def test_as_a_real_process(agent):
     """The file itself: stdin mode and command-line mode, exit codes of a real process."""
-    cmd = [sys.executable, str(AGENT_PATH)]
+    cmd = [sys.executable, agent.__file__]
     meta = subprocess.run([*cmd, "-o", "metadata"], capture_output=True, text=True, timeout=30)
     assert meta.returncode == 0 and check_metadata(meta.stdout) is not None
     meta = subprocess.run(

@@ -22,6 +22,8 @@ def require(condition: bool, reason: str) -> None:
 
 
 def require_root() -> None:
+    """This process runs as root (namespaces, chown, mounts); nothing else is checked.
+    The namespace harness's own prerequisites are tests.harness.hosts.require_harness."""
     require(os.geteuid() == 0, "needs root (namespaces): run make test as root")
 
 

@@ -584,7 +584,7 @@ class Soak:
 
 def require_ipmi() -> None:
     """fence_ipmilan, its ipmitool and ipmi_sim are there; else skip (CI=true: fail), as
-    hosts.require_root does."""
+    hosts.require_harness does."""
     missing = [c for c in ("fence_ipmilan", "ipmitool", "ipmi_sim") if not shutil.which(c)]
     if not missing:
         return
@@ -641,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     meta: dict = {"seed": a.seed, "fencing": a.fencing}
     try:
-        hosts.require_root()
+        hosts.require_harness()
         if a.fencing == "ipmi":
             require_ipmi()
     except unittest.SkipTest as e:  # not CI: skip, saying what is missing

@@ -10,18 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.supervisor.conftest import children, zombies_of
-
-
-def names(launcher) -> list[str]:
-    return launcher.event_texts()
-
-
-def index(events: list[str], text: str) -> int:
-    for i, e in enumerate(events):
-        if text in e:
-            return i
-    raise AssertionError(f"{text!r} not in {events}")
+from tests.helpers.launcher import children, index, names, zombies_of
 
 
 def test_ordered_start_and_stop(launcher):

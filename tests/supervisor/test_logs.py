@@ -4,30 +4,12 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
-import time
 
 import pytest
 
+from tests.helpers.launcher import send_burst, wait_for_socket
+
 BURST = 10_000
-
-
-def wait_for_socket(launcher) -> None:
-    deadline = time.monotonic() + 10
-    while not launcher.log_socket.exists():
-        assert time.monotonic() < deadline, "the launcher never bound its syslog socket"
-        time.sleep(0.01)
-
-
-def send_burst(path, count: int, tag: str = "burst") -> None:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    # A sender stuck behind a full queue would time out here: the relay must keep draining
-    # even while nobody reads the launcher's stdout.
-    s.settimeout(10)
-    s.connect(str(path))
-    for i in range(count):
-        s.send(f"<29>Dec  1 10:00:00 {tag}[42]: notice: message {i}".encode())
-    s.close()
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])

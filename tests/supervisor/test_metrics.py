@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 
-from tests.supervisor.test_lifecycle import index, names
+from tests.helpers.launcher import index, names
 
 METRICS = {"PCMK_METRICS": "on", "PCMK_METRICS_ADDRESS": "192.0.2.11:9664"}
 

@@ -14,10 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.prereq import require_commands, require_root
-from tests.supervisor.conftest import ROOT, children
-from tests.supervisor.test_lifecycle import index, names
-from tests.supervisor.test_logs import send_burst, wait_for_socket
+from tests.helpers.launcher import ROOT, children, index, names, send_burst, wait_for_socket
+from tests.helpers.prereq import require_commands, require_root
 
 PASS = "correct horse battery staple"
 

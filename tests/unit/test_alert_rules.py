@@ -8,7 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.prereq import require_commands
+from tests.helpers.prereq import require_commands
 
 ALERTS = Path(__file__).resolve().parents[2] / "alerts"
 RULES = ALERTS / "pacemaker.rules.yml"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pcmk_launch import cib
-from tests.prereq import require, require_commands
+from tests.helpers.prereq import require, require_commands
 from tests.unit.scenarios import refuse
 
 # `cibadmin --empty` of pacemaker 2.1 (Debian bookworm)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pcmk_launch import __version__, cli, corosync_conf
-from tests.prereq import require_commands
+from tests.helpers.prereq import require_commands
 from tests.unit.scenarios import BY_NAME
 
 PASS = "correct horse battery staple"
@@ -287,7 +287,7 @@ def test_foreign_ids_keep_root_and_ours_and_adopt_the_rest(uid, gid, expect):
 
 
 def test_state_dirs_written_under_other_ids_are_given_to_hacluster(tmp_path, capsys):
-    from tests.prereq import require_root
+    from tests.helpers.prereq import require_root
 
     require_root()  # chown
     cib = tmp_path / "cib"

@@ -19,7 +19,7 @@ import pytest
 
 from pcmk_launch import corosync_conf
 from pcmk_launch.errors import ConfigError
-from tests.prereq import require_commands, require_root
+from tests.helpers.prereq import require_commands, require_root
 from tests.unit.scenarios import BY_NAME, GOLDEN_DIR, load
 
 _counter = itertools.count()

@@ -4,7 +4,7 @@ First the pure core: decide() over a table of the requests fence_docker_api make
 and of everything else (create, exec, images, delete, other signals, path tricks, bodies,
 upgrades...), owner() and filter_list(). Then the real filter, `python -m
 pcmk_launch.enginefilter` in a subprocess, in front of the fake engine of
-tests/fence/fakedocker.py: the real fence_docker_api works through it for the allowed
+tests/helpers/fakedocker.py: the real fence_docker_api works through it for the allowed
 containers and fails for the others, raw clients get 403 for everything else, and in each case
 the fake engine's request log shows what reached the engine (for a denial: nothing).
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from pcmk_launch.enginefilter import FULL_ID, decide, filter_list, owner, trim_inspect
-from tests.fence.fakedocker import FakeEngine, serve_unix
+from tests.helpers.fakedocker import FakeEngine, serve_unix
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT = ROOT / "agents/fence_docker_api/fence_docker_api.py"

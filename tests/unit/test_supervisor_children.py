@@ -252,7 +252,7 @@ def test_an_exited_child_not_yet_reaped_is_not_running():
 def test_the_installed_pacemaker_runs_exactly_these_subdaemons():
     """The watch list is the installed Pacemaker's daemons (2.1 and 3.0 ship the same six in
     its daemon directory; a new one there would go unwatched)."""
-    from tests.prereq import require_commands
+    from tests.helpers.prereq import require_commands
 
     require_commands("pacemakerd")
     daemon_dir = next(
