@@ -36,7 +36,7 @@ def one_run() -> list[membership.Step]:
         m = membership.start(c, client)
         steps = [membership.grow(m), membership.grow(m)]
         steps += [membership.shrink(m, "middle"), membership.shrink(m, "dc")]
-        steps.append(membership.replace_dead(m))
+        steps += [membership.replace_dead(m), membership.replace_dead(m, rename=True)]
         steps.append(membership.failover(m))
         if m.repurged:
             log(f"leftovers a new DC wrote back, purged again: {m.repurged}")

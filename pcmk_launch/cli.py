@@ -295,8 +295,14 @@ def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
         print(f"node list: {members['node_list']} (from {members['node_list_source']})")
         for left in members["leftover_nodes"]:
             print(
-                f"leftover: pacemaker still shows {left}, which is not in this node's list. "
-                f"Fix: pcmk-launch nodes remove {left}"
+                f"leftover: pacemaker still shows {left}, which was removed from this node's "
+                f"list. Fix: pcmk-launch nodes remove {left} (purges it again)"
+            )
+        for other in members["unknown_nodes"]:
+            print(
+                f"not in this node's list: pacemaker shows {other}. If other nodes added it, "
+                f"run the same `pcmk-launch nodes add {other}=ADDR` here; if it was removed, "
+                f"pcmk-launch nodes remove {other} purges it"
             )
         for f in daemon_facts["host_findings"]:
             if not f["ok"]:
@@ -309,19 +315,18 @@ def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
 def node_list_report(env: Mapping[str, str], state) -> dict:
     """status: the node list in force, where it comes from, and nodes pacemaker still shows
     that are not in it (a removal not finished, or written back by a new DC)."""
-    from .nodes import env_with_stored, leftovers
+    from .nodes import env_with_stored, read_stored, strangers
 
-    current, stored = env_with_stored(env, NODE_LIST_FILE)
+    current, used = env_with_stored(env, NODE_LIST_FILE)
     text = current.get(VAR_NODE_LIST, "")
+    stored = read_stored(NODE_LIST_FILE) if used else None
     known = {int(n.id): n.name for n in state.nodes if n.id.isdigit()}
-    try:
-        left = leftovers(text, known) if text.strip() else []
-    except (ValueError, IndexError):
-        left = []
+    left, unknown = strangers(text, known, stored.retired if stored else ())
     return {
         "node_list": text,
-        "node_list_source": NODE_LIST_FILE if stored else VAR_NODE_LIST,
+        "node_list_source": NODE_LIST_FILE if used else VAR_NODE_LIST,
         "leftover_nodes": left,
+        "unknown_nodes": unknown,
     }
 
 

@@ -8,8 +8,10 @@ container started with another PCMK_NODE_LIST (the operator re-created it with t
 or any other) uses that one: the last list given, by `docker run` or by `nodes`, is in force.
 
 Every changed list carries explicit ids (@ID), so that no node is ever renumbered: a list
-of positions becomes the same ids written out, and a new node gets an id no node of this
-list has had (ids removed by `nodes` are remembered and not given again).
+of positions becomes the same ids written out, and a new node without @ID gets the list's
+highest id plus one. That depends on the list alone, so every host given the same command
+gives the same id, whatever it did before (the ids a host removed are kept in its Stored
+record only to tell a leftover it removed from a node it never knew).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class Stored:
     base: str  # PCMK_NODE_LIST (normalised) when the change was made
     nodes: str  # the list in force since
     change: str = ""  # the last change, as the operator typed it
-    retired: tuple[int, ...] = field(default=())  # ids removed: never given again
+    retired: tuple[int, ...] = field(default=())  # ids this host removed from its list
 
     def to_json(self) -> str:
         return json.dumps(
@@ -150,12 +152,12 @@ def _clash(entries: list[Entry], new: Entry) -> Entry | None:
     return None
 
 
-def _next_id(entries: list[Entry], retired: tuple[int, ...]) -> int:
-    return max([e.nodeid for e in entries] + list(retired) + [0]) + 1
+def _next_id(entries: list[Entry]) -> int:
+    return max([e.nodeid for e in entries] + [0]) + 1
 
 
-def add(current: str, words: list[str], retired: tuple[int, ...], problems: Problems) -> Change:
-    """The list with new nodes appended, each given an id no node has had unless it has one."""
+def add(current: str, words: list[str], problems: Problems) -> Change:
+    """The list with new nodes appended, each with its @ID or the next id above the list's."""
     entries = _entries(current, problems)
     new = _new_entries(words, problems)
     if problems:
@@ -172,14 +174,7 @@ def add(current: str, words: list[str], retired: tuple[int, ...], problems: Prob
                 "name, addresses and id of its own."
             )
             continue
-        if entry.explicit and entry.nodeid in retired:
-            problems.add(
-                f"{show(entry.text)}: id {entry.nodeid} belonged to a node removed from this "
-                "cluster; a new node with an old id can meet that node's leftovers. Fix: leave "
-                f"@ID out (the next free id is {_next_id(entries + added, retired)})."
-            )
-            continue
-        nodeid = entry.nodeid if entry.explicit else _next_id(entries + added, retired)
+        nodeid = entry.nodeid if entry.explicit else _next_id(entries + added)
         added.append(_reparse(_with_id(entry, nodeid)))
         out.append(_with_id(entry, nodeid))
     return Change(" ".join(out), added=tuple(added))
@@ -192,7 +187,7 @@ def _reparse(word: str) -> Entry:
 def remove(
     current: str, selectors: list[str], retired: tuple[int, ...], problems: Problems
 ) -> Change:
-    """The list without the named nodes; their ids are retired."""
+    """The list without the named nodes (their ids join this host's removed ones)."""
     entries = _entries(current, problems)
     if problems:
         return Change(current)
@@ -239,7 +234,7 @@ def replace(
     elif same:
         nodeid = old.nodeid
     else:
-        nodeid = _next_id(entries, retired)
+        nodeid = _next_id(entries)
     out = [_with_id(e) if e is not old else _with_id(entry, nodeid) for e in entries]
     keeps = nodeid == old.nodeid
     # corosync refuses to reload a node's new address under its old id ("To reconfigure an

@@ -112,17 +112,25 @@ def _leftovers(current: str, selectors: list[str]) -> list[tuple[int, str]] | No
     return found or None
 
 
-def leftovers(current: str, known: dict[int, str]) -> list[str]:
-    """Names pacemaker shows for cluster node ids that are not in the list (pure)."""
+def strangers(
+    current: str, known: dict[int, str], retired: tuple[int, ...]
+) -> tuple[list[str], list[str]]:
+    """Nodes pacemaker shows that are not in the list (pure): (leftovers, unknown).
+
+    A leftover has an id this node removed: a removal whose purge a new DC undid. An unknown
+    one was never in this node's list: most likely other nodes added it and this one has not
+    yet (a change half done), or it was removed before this node's list was made."""
     listed = {e.nodeid for e in membership.listing(current)}
-    return sorted(name for nodeid, name in known.items() if nodeid not in listed)
+    out = [(nodeid, name) for nodeid, name in known.items() if nodeid not in listed]
+    left = sorted(name for nodeid, name in out if nodeid in retired)
+    return left, sorted(name for nodeid, name in out if nodeid not in retired)
 
 
 def _compute(action: str, words: list[str], current: str, retired, problems: Problems):
     if action == "add":
         if not words:
             problems.add("nodes add needs at least one entry. Fix: e.g. nodes add node4=192.0.2.4")
-        return membership.add(current, words, retired, problems)
+        return membership.add(current, words, problems)
     if action == "remove":
         if not words:
             problems.add("nodes remove needs a node. Fix: e.g. nodes remove node2")

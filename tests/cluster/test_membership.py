@@ -123,5 +123,6 @@ def test_a_restarted_node_keeps_the_changed_list(members: Members):
     assert "node list: the one changed by `pcmk-launch nodes remove" in h.log_tail(400)
 
 
-def test_replace_a_dead_host_under_the_same_name(members: Members, timing):
-    report(timing, membership.replace_dead(members))
+@pytest.mark.parametrize("rename", [False, True], ids=["same-name", "new-name"])
+def test_replace_a_dead_host(members: Members, timing, rename: bool):
+    report(timing, membership.replace_dead(members, rename))

@@ -107,7 +107,7 @@ class Members:
             return shown == names
         assert set(extra) <= self.removed, (host.name, shown, names)
         status = json.loads(host.run(STATUS, env=host.env).stdout)
-        assert status["leftover_nodes"] == extra, status
+        assert sorted(status["leftover_nodes"] + status["unknown_nodes"]) == extra, status
         self.repurged += extra
         for name in extra:
             out = self.nodes(host, "remove", name).stdout
@@ -224,30 +224,36 @@ def shrink(m: Members, pick: str) -> Step:
     return Step(f"shrink to {len(m.members)} ({pick})", took, watch.done())
 
 
-def replace_dead(m: Members) -> Step:
+def replace_dead(m: Members, rename: bool = False) -> Step:
     """A host that holds no VIP loses power for good; a new host (new address, new hostname)
-    takes its node's name and id: `nodes replace` on every member, then the new node."""
+    takes its place: `nodes replace` on every member, then the new node. Under the dead node's
+    name it keeps its id; renamed, it gets a new id and the old name is purged."""
     holder = m.placement()["vip"][0]
     dead = next(h for h in m.members if m.name(h) != holder)
-    name = m.name(dead)
-    old_id = m.ids[name]
+    old_name = m.name(dead)
+    name = f"{old_name}r" if rename else old_name
+    old_id = m.ids[old_name]
     dead.power_cut()
     m.members.remove(dead)
     names = [m.name(h) for h in m.running()]
-    wait_converged(m.running(), names, offline=[name], timeout=60)
+    wait_converged(m.running(), names, offline=[old_name], timeout=60)
     new = m.c.network.add_host()
     watch = Watch(m, m.members[0])
     t0 = time.monotonic()
-    nodes = m.on_all("replace", name, f"{name}={new.address}")
-    assert f"{name}={new.address}@{old_id}" in nodes, nodes
+    nodes = m.on_all("replace", old_name, f"{name}={new.address}")
+    if rename:
+        m.removed.add(old_name)
+        assert f"{old_name}=" not in nodes and f"{name}={new.address}@" in nodes, nodes
+    else:
+        assert f"{name}={new.address}@{old_id}" in nodes, nodes
     m.members.append(new)
     m.aliases[new.name] = name  # pacemaker knows it by its entry's name
     new.start(LAUNCHER_ARGV, {**m.env, "PCMK_NODE_LIST": nodes})
     m.converged()
     took = time.monotonic() - t0
     gap = watch.done()
-    assert m.ids[name] == old_id
-    return Step("replace a dead host (same name)", took, gap)
+    assert (m.ids[name] == old_id) != rename, (m.ids, old_id)
+    return Step(f"replace a dead host ({'new' if rename else 'same'} name)", took, gap)
 
 
 def failover(m: Members) -> Step:

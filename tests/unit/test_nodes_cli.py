@@ -103,3 +103,14 @@ def test_a_standalone_node_has_no_list_to_change(files, capsys):
 def test_other_commands_take_no_extra_words(files, capsys):
     assert files.main("render", "extra") == 2
     assert "unexpected arguments: extra" in capsys.readouterr().err
+
+
+def test_strangers_tell_a_leftover_from_a_node_other_nodes_added():
+    from pcmk_launch.nodes import strangers
+
+    known = {1: "n1", 2: "n2", 3: "n3", 4: "n4"}
+    assert strangers("n1=192.0.2.11@1 n2=192.0.2.12@2", known, (3,)) == (["n3"], ["n4"])
+    assert strangers("n1=192.0.2.11 n2=192.0.2.12 n3=192.0.2.13 n4=192.0.2.14", known, ()) == (
+        [],
+        [],
+    )
