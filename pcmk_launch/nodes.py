@@ -126,6 +126,60 @@ def strangers(
     return left, sorted(name for nodeid, name in out if nodeid not in retired)
 
 
+def fence_targets(resources_xml: str) -> dict[str, list[str]]:
+    """Fence devices that name their targets (pcmk_host_list, pcmk_host_map): id -> names."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(resources_xml)
+    except ET.ParseError:
+        return {}
+    found: dict[str, list[str]] = {}
+    for prim in root.iter("primitive"):
+        if prim.get("class") != "stonith":
+            continue
+        params = {nv.get("name"): nv.get("value") or "" for nv in prim.iter("nvpair")}
+        names = params.get("pcmk_host_list", "").replace(",", " ").split()
+        for pair in params.get("pcmk_host_map", "").replace(";", " ").split():
+            names.append(pair.split(":", 1)[0])
+        if names:
+            found[prim.get("id", "")] = names
+    return found
+
+
+def fencing_notes(targets: dict[str, list[str]], added: list[str], removed: list[str]) -> list[str]:
+    """What to change in the fencing configuration after a membership change (pure)."""
+    notes = []
+    for name in removed:
+        for dev, names in targets.items():
+            if name.lower() in (n.lower() for n in names):
+                notes.append(
+                    f"fencing: device {dev} still targets {name}, which left the cluster. Fix: "
+                    f"delete it once, on any node (pcs stonith delete {dev})"
+                )
+    for name in added:
+        if targets and not any(name.lower() in (n.lower() for n in v) for v in targets.values()):
+            dev, names = next(iter(targets.items()))
+            notes.append(
+                f"fencing: no device targets {name} yet (e.g. {dev} targets {' '.join(names)}). "
+                f"Fix: create one for {name} as for the others, once, on any node"
+            )
+    return notes
+
+
+def _fence_resources() -> str:
+    try:
+        out = subprocess.run(
+            ["cibadmin", "--query", "--scope", "resources"],
+            capture_output=True,
+            text=True,
+            timeout=15,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout if out.returncode == 0 else ""
+
+
 def _compute(action: str, words: list[str], current: str, retired, problems: Problems):
     if action == "add":
         if not words:
@@ -279,6 +333,15 @@ def change(args, env: Mapping[str, str], action: str, words: list[str], interfac
         if entry.nodeid in {n.nodeid for n in after.nodes}:
             continue  # replaced in place: pacemaker keeps the node
         print(purge(entry.nodeid, entry.name))
+    if running:
+        # A node replaced under its own name keeps its fence device.
+        was = {e.name for e in result.removed if e.name}
+        now = {e.name for e in result.added if e.name}
+        notes = fencing_notes(
+            fence_targets(_fence_resources()), sorted(now - was), sorted(was - now)
+        )
+        for note in notes:
+            print(note)
     print(f"this node now runs: {result.nodes}")
     print(
         "next: run the same command on every other node of the cluster"

@@ -114,3 +114,33 @@ def test_strangers_tell_a_leftover_from_a_node_other_nodes_added():
         [],
         [],
     )
+
+
+CIB_RESOURCES = """<resources>
+  <primitive id="fence-n1" class="stonith" type="fence_docker_api">
+    <instance_attributes id="a1">
+      <nvpair id="a1-h" name="pcmk_host_list" value="n1"/>
+    </instance_attributes>
+  </primitive>
+  <primitive id="fence-n2" class="stonith" type="fence_ipmilan">
+    <instance_attributes id="a2">
+      <nvpair id="a2-h" name="pcmk_host_map" value="n2:3;n9:4"/>
+    </instance_attributes>
+  </primitive>
+  <primitive id="vip" class="ocf" provider="heartbeat" type="IPaddr2"/>
+</resources>"""
+
+
+def test_fencing_notes_name_the_device_to_delete_and_the_node_without_one():
+    from pcmk_launch.nodes import fence_targets, fencing_notes
+
+    targets = fence_targets(CIB_RESOURCES)
+    assert targets == {"fence-n1": ["n1"], "fence-n2": ["n2", "n9"]}
+    notes = fencing_notes(targets, added=["n4"], removed=["n2"])
+    assert (
+        "device fence-n2 still targets n2" in notes[0] and "pcs stonith delete fence-n2" in notes[0]
+    )
+    assert "no device targets n4 yet" in notes[1]
+    assert fencing_notes(targets, added=["n9"], removed=[]) == []
+    assert fencing_notes({}, added=["n4"], removed=["n2"]) == []
+    assert fence_targets("not xml") == {}
