@@ -30,8 +30,9 @@ import socketserver
 import stat
 import sys
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler
+from typing import Protocol
 
 from pcmk_launch.errors import ConfigError
 
@@ -72,9 +73,14 @@ class Decision:
         return self.prefix + path + (f"?{query}" if query else "")
 
 
-def decide(
-    method: str, target: str, headers: Mapping[str, str], allowed: frozenset[str]
-) -> Decision:
+class Headers(Protocol):
+    """What decide() reads of a request's headers: every (name, value), a repeated header
+    once per copy (http.server's email.message.Message; a dict will do in tests)."""
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
+
+
+def decide(method: str, target: str, headers: Headers, allowed: frozenset[str]) -> Decision:
     """Whether a request is one fence_docker_api makes, for an allowed container."""
     if method not in ("GET", "POST"):
         return Decision(False, "only GET and POST are forwarded")

@@ -14,6 +14,7 @@ Kept lean on purpose (no jinja2, no argparse): it runs for the container's whole
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import selectors
 import signal
@@ -465,7 +466,7 @@ class Supervisor:
             if watched.get(name, (None, None))[0] != cpid:
                 self.drop_watch(svc, name)
                 try:
-                    fd = self.watch_exit(cpid, lambda n=name, p=cpid: self.child_gone(svc, n, p))
+                    fd = self.watch_exit(cpid, functools.partial(self.child_gone, svc, name, cpid))
                     watched[name] = (cpid, fd)
                 except ProcessLookupError:
                     continue  # exited between the scan and the pidfd: still missing
@@ -805,7 +806,7 @@ def parse_args(argv: list[str]) -> Options:
             values[key] = value
         else:
             values[key] = int(value) if key == "remote_port" else float(value)
-    return Options(**values)  # type: ignore[arg-type]
+    return Options(**values)
 
 
 def main(argv: list[str]) -> int:
