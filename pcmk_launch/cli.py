@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from . import __version__
 from .errors import ConfigError, ExitCode
@@ -265,7 +266,10 @@ def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
     metrics, address = parse_metrics(env, Problems())
     daemons = procs.pacemaker_daemons()
     daemons_reason = health.judge_daemons(daemons)
-    daemon_facts = {"daemons": daemons, "missing_daemons": health.missing_daemons(daemons)}
+    daemon_facts: dict[str, Any] = {
+        "daemons": daemons,
+        "missing_daemons": health.missing_daemons(daemons),
+    }
     daemon_facts.update(host_report())
     try:
         state = cluster_state(with_cib=True)

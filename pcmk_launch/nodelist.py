@@ -138,8 +138,8 @@ def parse(text: str, problems: Problems) -> list[Entry]:
                 "a hostname), entries separated by spaces."
             )
             continue
-        odd = [(h, unusable(parse_address(h))) for h in hosts if parse_address(h)]
-        odd = [(h, why) for h, why in odd if why]
+        literals = [(h, a) for h, a in ((h, parse_address(h)) for h in hosts) if a is not None]
+        odd = [(h, why) for h, why in ((h, unusable(a)) for h, a in literals) if why]
         if odd:
             problems.add(
                 f"{where}: {odd[0][0]} is {odd[0][1]}. Fix: use the host's static unicast "

@@ -365,7 +365,7 @@ def resolve_host(name: str) -> list[str]:  # pragma: no cover - the real resolve
         infos = socket.getaddrinfo(name, None, type=socket.SOCK_DGRAM)
     except (OSError, UnicodeError):
         return []
-    return [info[4][0] for info in infos]
+    return [str(info[4][0]) for info in infos]
 
 
 def _no_key(path: str) -> authkey.KeyFile:
