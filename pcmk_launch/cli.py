@@ -37,13 +37,10 @@ STATE_DIRS = (
 )
 
 
-_json_host: str | None = None  # set once PCMK_LOG_FORMAT=json is known
-
-
 def log(message: str, level: str = "notice") -> None:
-    from .logrelay import launcher_line
+    from .launchlog import LOG
 
-    print(launcher_line(message, level, json_host=_json_host), flush=True)
+    LOG.log(message, level)
 
 
 def error(message: str) -> None:
@@ -369,7 +366,10 @@ def write_key(crypto) -> None:
         os.makedirs(os.path.dirname(crypto.keyfile), mode=0o700, exist_ok=True)
         atomic_write(crypto.keyfile, crypto.derived, mode=0o400)
     elif crypto.loose:
-        log(f"warning: the authkey {crypto.keyfile} is readable by group or others; chmod 0400 it")
+        log(
+            f"warning: the authkey {crypto.keyfile} is readable by group or others; chmod 0400 it",
+            "warning",
+        )
 
 
 def write_remote_key(remote) -> None:
@@ -380,7 +380,7 @@ def write_remote_key(remote) -> None:
     if remote is None:
         return
     if remote.loose:
-        log(f"warning: the authkey {remote.source} is readable by others; chmod 0640 it")
+        log(f"warning: the authkey {remote.source} is readable by others; chmod 0640 it", "warning")
     if not remote.install:
         return
     ids = hacluster_ids()
@@ -527,8 +527,9 @@ def render_files(args: argparse.Namespace, env: Mapping[str, str], interfaces=No
     """Validate, then prepare what the role needs (ROLE_SETUP); the node it was done for."""
     node = load_cluster(env, args, interfaces)
     if node.settings.log_format == "json" and not args.dry_run:
-        global _json_host
-        _json_host = os.uname().nodename
+        from .launchlog import LOG
+
+        LOG.use_json()
     if args.command == "run" and not args.dry_run and node.settings.role == "cluster":
         from .nodes import read_stored
 
