@@ -287,14 +287,14 @@ def test_parse_crm_mon_without_dc():
     assert (s["dc"], s["dc_present"], s["have_quorum"], s["online"]) == (None, False, False, [])
 
 
-def test_require_root_skips_or_fails_in_ci(monkeypatch):
+def test_require_harness_skips_or_fails_in_ci(monkeypatch):
     monkeypatch.setattr(hosts, "missing_prerequisites", lambda: ["not root"])
     monkeypatch.setenv("CI", "true")
     with pytest.raises(RuntimeError, match="not root"):
-        hosts.require_root()
+        hosts.require_harness()
     monkeypatch.delenv("CI")
     with pytest.raises(unittest.SkipTest, match="not root"):
-        hosts.require_root()
+        hosts.require_harness()
 
 
 def test_wait_for_reports_last_value():

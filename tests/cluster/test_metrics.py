@@ -24,8 +24,8 @@ from tests.harness import hosts
 from tests.harness.cluster import LAUNCHER_ARGV, Cluster, cluster_state, launcher_env
 from tests.harness.hosts import Host, wait_for
 from tests.harness.pinger import VIP
+from tests.helpers.prereq import require, require_commands
 from tests.hostdeps import install_hint
-from tests.prereq import require, require_commands
 
 pytestmark = pytest.mark.root
 

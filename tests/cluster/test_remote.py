@@ -22,7 +22,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests import prereq
 from tests.harness.cluster import LAUNCHER_ARGV, Cluster, cluster_state, launcher_env, wait_state
 from tests.harness.hosts import Host, wait_for
 from tests.harness.remote import (
@@ -37,6 +36,7 @@ from tests.harness.remote import (
     start_remote_cluster,
     where,
 )
+from tests.helpers import prereq
 
 pytestmark = pytest.mark.root
 

@@ -19,7 +19,7 @@ import pytest
 
 from tests.harness.cluster import LAUNCHER_ARGV, Cluster, cluster_state, launcher_env
 from tests.harness.hosts import Host, wait_for
-from tests.prereq import require
+from tests.helpers.prereq import require
 
 pytestmark = pytest.mark.root
 

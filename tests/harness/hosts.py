@@ -163,9 +163,6 @@ def require_harness() -> None:
     raise unittest.SkipTest(msg)
 
 
-# The old name, for the tests/cluster modules that still call it: it checked more than root.
-require_root = require_harness
-
 
 # --------------------------------------------------------------------------
 # small helpers
