@@ -163,7 +163,6 @@ def require_harness() -> None:
     raise unittest.SkipTest(msg)
 
 
-
 # --------------------------------------------------------------------------
 # small helpers
 
