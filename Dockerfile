@@ -53,11 +53,14 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 COPY image/apt-sources/ /tmp/apt-sources/
 COPY image/debs/ /tmp/debs/
 COPY image/packages/ /tmp/packages/
+COPY image/apt-install.sh /tmp/apt-install.sh
 
 # Versions come from the Debian release (plus image/apt-sources), not from pins here.
+# image/apt-install.sh installs image/packages/$ROLE.txt and, where the release has them,
+# $ROLE-where-available.txt, with empty stubs for what they depend on but nothing here uses
+# (image/packages/stubs.txt) and no documentation, manual pages or translations.
 # Debian's pacemaker packages generate a random /etc/pacemaker/authkey at install: baked into
 # the image it would be the same Pacemaker Remote key for everyone who pulls it, so it goes.
-# hadolint ignore=DL3008
 RUN shopt -s nullglob \
     && mkdir -p /etc/apt/keyrings \
     && for f in /tmp/apt-sources/*.list /tmp/apt-sources/*.sources; do \
@@ -65,24 +68,9 @@ RUN shopt -s nullglob \
     && for f in /tmp/apt-sources/*.pref; do install -m 0644 "$f" /etc/apt/preferences.d/; done \
     && for f in /tmp/apt-sources/*.gpg /tmp/apt-sources/*.asc; do \
         install -m 0644 "$f" /etc/apt/keyrings/; done \
-    && debs=(/tmp/debs/*.deb) \
-    && read -ra packages <<<"$(sed 's/#.*//' "/tmp/packages/$ROLE.txt" | tr '\n' ' ')" \
-    && apt-get update \
-    && optional=() \
-    && if [ -f "/tmp/packages/$ROLE-where-available.txt" ]; then \
-        read -ra optional <<<"$(sed 's/#.*//' "/tmp/packages/$ROLE-where-available.txt" \
-            | tr '\n' ' ')"; fi \
-    && for p in "${optional[@]}"; do \
-        if apt-cache show "$p" >/dev/null 2>&1; then packages+=("$p"); fi; done \
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        "${packages[@]}" \
-        ${EXTRA_PACKAGES} \
-        "${debs[@]}" \
-    && dpkg-query -W "${packages[@]}" \
+    && EXTRA_PACKAGES="$EXTRA_PACKAGES" bash /tmp/apt-install.sh "$ROLE" \
     && rm -f /etc/pacemaker/authkey \
-    && apt-get clean \
-    && rm -rf /var/lib/apt/lists/* /tmp/apt-sources /tmp/debs /tmp/packages /var/log/apt/* \
-        /var/log/dpkg.log /var/cache/debconf/*-old /var/lib/dpkg/*-old
+    && rm -rf /tmp/apt-sources /tmp/debs /tmp/packages /tmp/apt-install.sh
 
 COPY --from=docker-cli /out/ /usr/local/bin/
 
