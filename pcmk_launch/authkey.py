@@ -144,6 +144,11 @@ class KeyKind:
     chown: str  # owner and mode the Fix: of a wrongly owned file asks for
     mode: int
     loose_bits: int  # mode bits that make the file "loose": a warning, not a refusal
+    min_len: int = MIN_KEY  # bytes the daemon accepts
+    max_len: int = MAX_KEY
+    derived_len: int = KEY_SIZE  # bytes derived from a passphrase
+    hex: bool = False  # derived key written as hex text (booth trims a key's white space)
+    salt_name: str | None = None  # in the derivation instead of the cluster name, if set
 
 
 COROSYNC_KEY = KeyKind(
@@ -210,8 +215,9 @@ def find_key(
                 "are accepted. Fix: use a long random passphrase (e.g. openssl rand -base64 32)."
             )
             return None
-        key = derive(passphrase, cluster_name, purpose=kind.purpose, kdf=kdf)
-        return Found(kind.passphrase_var, key, derived=True)
+        name = cluster_name if kind.salt_name is None else kind.salt_name
+        key = derive(passphrase, name, kind.derived_len, purpose=kind.purpose, kdf=kdf)
+        return Found(kind.passphrase_var, key.hex().encode() if kind.hex else key, derived=True)
     var = kind.file_var
     if path:
         if not _plain_path(path):
@@ -260,11 +266,11 @@ def _check_file(
             "readable by root (chmod 0400, chown root)."
         )
         return None
-    if not MIN_KEY <= len(key.data) <= MAX_KEY:
+    if not kind.min_len <= len(key.data) <= kind.max_len:
         what = "empty" if not key.data else f"{len(key.data)} bytes long"
         problems.add(
-            f"{var}: the authkey {path} is {what}; {kind.daemon} needs {MIN_KEY} to {MAX_KEY} "
-            f"bytes. Fix: {kind.how}."
+            f"{var}: the authkey {path} is {what}; {kind.daemon} needs {kind.min_len} to "
+            f"{kind.max_len} bytes. Fix: {kind.how}."
         )
         return None
     if key.uid not in owners:
