@@ -12,6 +12,9 @@
 #                   (`make image-remote` sets both)
 #   DOCKER_CLI      1: include the docker CLI (Debian's docker-cli or docker.io, binary only);
 #                   0: leave it out
+#   CLOUD           1: the cloud variant, one more layer with boto3 (ocf:pcmk-docker:cloud-vip)
+#                   and fence_aws where the release has it (`make image CLOUD=1`:
+#                   pacemaker_docker:cloud); 0 (default): without them
 #   VERSION, REVISION, SOURCE: OCI labels (the Makefile fills them in)
 # Local inputs:
 #   image/debs/*.deb           installed together with the Debian packages
@@ -90,11 +93,26 @@ COPY agents/fence_docker_api/fence_docker_api.py /usr/sbin/fence_docker_api
 RUN chmod 0755 /usr/sbin/fence_docker_api && fence_docker_api -o metadata >/dev/null
 
 # Cloud VIP agent (agents/cloud-vip/): ocf:pcmk-docker:cloud-vip moves a VIP through an
-# EC2-compatible API (python3-boto3 above, ~80 MB of it botocore).
+# EC2-compatible API. It needs boto3, which only the cloud variant has (CLOUD=1 below);
+# without it the agent reports "not installed" (OCF_ERR_INSTALLED), naming that variant.
 COPY agents/cloud-vip/cloud-vip /usr/lib/ocf/resource.d/pcmk-docker/cloud-vip
 RUN chmod 0755 /usr/lib/ocf/resource.d/pcmk-docker/cloud-vip \
-    && /usr/lib/ocf/resource.d/pcmk-docker/cloud-vip meta-data >/dev/null \
-    && python3 -c 'import boto3'
+    && /usr/lib/ocf/resource.d/pcmk-docker/cloud-vip meta-data >/dev/null
+
+# --- the cloud variant (CLOUD=1; `make image CLOUD=1` tags it pacemaker_docker:cloud): one
+# more layer on top of everything above, which it shares with the plain image: a host that
+# has both stores the rest once, and pulls only this layer for the second.
+# image/packages/cloud.txt (python3-boto3, for cloud-vip) and $ROLE-cloud-where-available.txt
+# (fence_aws); cloud.dpkg.cfg keeps botocore to the API models they use (~15 of ~105 MB).
+# CLOUD=0: an empty layer.
+ARG CLOUD=0
+COPY image/packages/ /tmp/packages/
+COPY image/apt-install.sh /tmp/apt-install.sh
+RUN if [ "$CLOUD" = 1 ]; then \
+        EXTRA_PACKAGES='' bash /tmp/apt-install.sh cloud "$ROLE-cloud" \
+        && python3 -c 'import boto3, botocore'; \
+    fi \
+    && rm -rf /tmp/packages /tmp/apt-install.sh
 
 ENV LANG=C.UTF-8 \
     PYTHONUNBUFFERED=1 \

@@ -5,6 +5,9 @@
 #   make image       Docker engine up (image/engine.sh), base image present (image/base-image.sh),
 #                    then docker build -t $(IMAGE)
 #   make image-remote  the same Dockerfile as a lean Pacemaker Remote image, $(REMOTE_IMAGE)
+#   make image CLOUD=1, make image-remote CLOUD=1   the cloud variants (boto3 for cloud-vip,
+#                    fence_aws): the plain image plus one layer, pacemaker_docker:cloud and
+#                    pacemaker_docker:remote-cloud (pacemaker_docker:<suite>-cloud on another base)
 #   make export      docker save $(IMAGE) to pcmk_container_<short id>.tar
 #   make demo        3-node cluster from compose.yaml (metrics on); waits until 3 nodes are online
 #                    with a DC, prints the nodes' Prometheus scrape URLs;
@@ -17,8 +20,15 @@
 #   IMAGE            image to build/use (default pacemaker_docker:latest for the default base,
 #                    pacemaker_docker:<suite> for another). The default build is also tagged
 #                    pacemaker_docker:<suite> (:trixie), so both bases can sit side by side.
+#                    With CLOUD=1: pacemaker_docker:cloud (also :<suite>-cloud), or
+#                    pacemaker_docker:<suite>-cloud for another base.
+#   CLOUD            1: the cloud variant, one more layer with image/packages/cloud.txt
+#                    (python3-boto3 for ocf:pcmk-docker:cloud-vip) and, on Debian 13,
+#                    fence-agents-aws (image/packages/cluster-cloud-where-available.txt);
+#                    0 (default): without them
 #   EXTRA_PACKAGES   extra apt packages baked in, e.g. EXTRA_PACKAGES="fence-agents crmsh"
-#   REMOTE_IMAGE     tag `make image-remote` builds (default pacemaker_docker:remote): the
+#   REMOTE_IMAGE     tag `make image-remote` builds (default pacemaker_docker:remote, with
+#                    CLOUD=1 pacemaker_docker:remote-cloud): the
 #                    Pacemaker Remote node (ROLE=remote: image/packages/remote.txt, TCP 3121)
 #   DOCKER_CLI       1 (default) include the docker CLI, 0 leave it out (-45 MB)
 #   BUILD_FLAGS      more `docker build` flags, e.g. BUILD_FLAGS=--no-cache
@@ -35,14 +45,18 @@ DEFAULT_BASE_IMAGE := $(shell sed -n 's/^ARG  *BASE_IMAGE=//p' $(PCMK_TOP)/Docke
 BASE_IMAGE ?= $(DEFAULT_BASE_IMAGE)
 # debian:trixie-slim -> trixie
 BASE_SUITE = $(firstword $(subst -, ,$(lastword $(subst :, ,$(BASE_IMAGE)))))
-SUITE_IMAGE = pacemaker_docker:$(BASE_SUITE)
-IMAGE ?= $(if $(filter $(DEFAULT_BASE_IMAGE),$(BASE_IMAGE)),pacemaker_docker:latest,$(SUITE_IMAGE))
+CLOUD ?= 0
+CLOUD_SUFFIX = $(if $(filter 1,$(CLOUD)),-cloud)
+SUITE_IMAGE = pacemaker_docker:$(BASE_SUITE)$(CLOUD_SUFFIX)
+# The default base's tag: latest, or cloud for the cloud variant.
+DEFAULT_TAG = pacemaker_docker:$(if $(CLOUD_SUFFIX),cloud,latest)
+IMAGE ?= $(if $(filter $(DEFAULT_BASE_IMAGE),$(BASE_IMAGE)),$(DEFAULT_TAG),$(SUITE_IMAGE))
 DOCKER ?= docker
 EXTRA_PACKAGES ?=
 DOCKER_CLI ?= 1
 ROLE ?= cluster
 PORTS ?=
-REMOTE_IMAGE ?= pacemaker_docker:remote
+REMOTE_IMAGE ?= pacemaker_docker:remote$(CLOUD_SUFFIX)
 BUILD_FLAGS ?=
 EXPORT_DIR ?= .
 DEMO_PROJECT ?= pcmk_demo
@@ -70,8 +84,9 @@ base-image: engine
 
 image: base-image
 	@start=$$(date +%s); \
-	$(DOCKER) build -t $(IMAGE) $(if $(filter pacemaker_docker:latest,$(IMAGE)),-t $(SUITE_IMAGE)) \
+	$(DOCKER) build -t $(IMAGE) $(if $(filter $(DEFAULT_TAG),$(IMAGE)),-t $(SUITE_IMAGE)) \
 		--build-arg BASE_IMAGE='$(BASE_IMAGE)' \
+		--build-arg CLOUD='$(CLOUD)' \
 		--build-arg DOCKER_CLI='$(DOCKER_CLI)' \
 		--build-arg ROLE='$(ROLE)' $(if $(PORTS),--build-arg PORTS='$(PORTS)') \
 		--build-arg EXTRA_PACKAGES='$(EXTRA_PACKAGES)' \

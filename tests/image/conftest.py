@@ -3,7 +3,9 @@ cleanup of everything a test creates (containers, networks, volumes named pdtest
 
 BASE_IMAGE=debian:<suite>-slim selects the Debian base (default the Dockerfile's) and IMAGE=tag
 the image (default pacemaker_docker:latest, or pacemaker_docker:<suite> for another base). It is
-built once per session with `make image` (cached layers: seconds when nothing changed).
+built once per session with `make image` (cached layers: seconds when nothing changed); tests
+of the cloud variant (CLOUD_IMAGE, default pacemaker_docker:cloud or :<suite>-cloud) build it
+with `make image CLOUD=1`.
 PDTEST_NO_BUILD=1 uses the tag as it is, without building.
 """
 
@@ -16,6 +18,7 @@ import pytest
 
 from tests.image.dockerutil import (
     BASE_IMAGE,
+    CLOUD_IMAGE,
     IMAGE,
     MEASUREMENTS,
     PREFIX,
@@ -60,6 +63,20 @@ def built_image(engine) -> str:
     image_id, size = inspect.stdout.split()
     MEASUREMENTS["image size"] = f"{int(size) / 1e6:.0f} MB ({image_id[7:19]})"
     return IMAGE
+
+
+@pytest.fixture(scope="session")
+def cloud_image(built_image) -> str:
+    """The cloud variant (`make image CLOUD=1`: built_image plus one layer with boto3 and, on
+    Debian 13, fence_aws), by tag."""
+    if os.environ.get("PDTEST_NO_BUILD") != "1":
+        summary = make_image(CLOUD_IMAGE, BASE_IMAGE, cloud=True)
+        if summary:
+            MEASUREMENTS["make image CLOUD=1 (cached)"] = summary
+    inspect = docker("image", "inspect", "-f", "{{.Size}}", CLOUD_IMAGE)
+    require(inspect.returncode == 0, f"image {CLOUD_IMAGE} not built (make image CLOUD=1)")
+    MEASUREMENTS["cloud image size"] = f"{int(inspect.stdout) / 1e6:.0f} MB"
+    return CLOUD_IMAGE
 
 
 def _finish(request, resources: Resources, node) -> None:

@@ -32,6 +32,11 @@ BASE_IMAGE = os.environ.get("BASE_IMAGE") or DEFAULT_BASE_IMAGE
 BASE_SUITE = BASE_IMAGE.rpartition(":")[2].split("-")[0]
 DEFAULT_TAG = "latest" if BASE_IMAGE == DEFAULT_BASE_IMAGE else BASE_SUITE
 IMAGE = os.environ.get("IMAGE") or f"pacemaker_docker:{DEFAULT_TAG}"
+# The cloud variant (`make image CLOUD=1`: the image plus boto3 and fence_aws), named as
+# image/image.mk names it: pacemaker_docker:cloud for the default base, :<suite>-cloud else.
+CLOUD_IMAGE = os.environ.get("CLOUD_IMAGE") or (
+    "pacemaker_docker:cloud" if DEFAULT_TAG == "latest" else f"pacemaker_docker:{BASE_SUITE}-cloud"
+)
 TOKEN = secrets.token_hex(3)
 PREFIX = f"pdtest-{TOKEN}"
 # Container networks of these tests, their compose demo's included: a /24 out of here (RFC 2544
@@ -67,11 +72,13 @@ def docker(
     return out
 
 
-def make_image(image: str, base: str) -> str:
+def make_image(image: str, base: str, cloud: bool = False) -> str:
     """`make image` from this tree on Debian base `base`, tagged `image` (cached layers: seconds
-    when nothing changed); the last line of its summary, if any."""
+    when nothing changed), with `cloud` its cloud variant (CLOUD=1); the last line of its
+    summary, if any."""
     out = subprocess.run(
-        ["make", "-s", "-C", str(ROOT), "image", f"IMAGE={image}", f"BASE_IMAGE={base}"],
+        ["make", "-s", "-C", str(ROOT), "image", f"IMAGE={image}", f"BASE_IMAGE={base}"]
+        + (["CLOUD=1"] if cloud else []),
         capture_output=True,
         text=True,
         timeout=900,

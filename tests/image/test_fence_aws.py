@@ -1,5 +1,8 @@
-"""fence_aws from the image (Debian 13's fence-agents-aws) against a local EC2-compatible API
-(moto, as the cloud-VIP tests use), issue 24: host-level fencing for profile A in a cloud.
+"""The cloud variant (`make image CLOUD=1`, pacemaker_docker:cloud) against a local
+EC2-compatible API (moto, as the cloud-VIP tests use): its fence_aws (Debian 13's
+fence-agents-aws), issue 24: host-level fencing for profile A in a cloud; and its
+ocf:pcmk-docker:cloud-vip, with the image's own boto3 (only EC2's, STS's and SSO's API models:
+image/packages/cloud.dpkg.cfg).
 
 Credentials and the endpoint come from the container's environment (AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL: boto3 1.28 and newer), never from the CIB. fence_aws
@@ -10,6 +13,7 @@ through HTTP_PROXY (which the agent's `requests` honours), on the test network's
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import subprocess
 import sys
@@ -33,12 +37,12 @@ def free_port(host: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def aws(built_image, module_resources):
-    probe = docker("run", "--rm", "--entrypoint", "sh", built_image, "-c", "command -v fence_aws")
+def aws(cloud_image, module_resources):
+    probe = docker("run", "--rm", "--entrypoint", "sh", cloud_image, "-c", "command -v fence_aws")
     require(
         probe.returncode == 0,
-        "the image has no fence_aws (Debian 13 images ship fence-agents-aws; on Debian 12 build "
-        "with EXTRA_PACKAGES=fence-agents)",
+        "the cloud image has no fence_aws (Debian 13's ships fence-agents-aws; on Debian 12 build "
+        "with CLOUD=1 EXTRA_PACKAGES=fence-agents)",
     )
     network, subnet = create_network(module_resources, "aws")
     gateway = str(subnet[1])
@@ -63,7 +67,7 @@ def aws(built_image, module_resources):
         me, victim = ids
         with FakeIMDS(instance_id=me, mac="02:00:00:00:00:01", interface_id="eni-0",
                       host=gateway) as imds:  # fmt: skip
-            yield built_image, network, endpoint, imds, ec2, victim
+            yield cloud_image, network, endpoint, imds, ec2, victim
     finally:
         moto.terminate()
         moto.wait(10)
@@ -118,3 +122,55 @@ def test_fence_aws_powers_an_instance_off_and_on_with_credentials_from_the_envir
     out = fence(aws, "on")
     assert out.returncode == 0, out.stdout + out.stderr
     assert state(aws) == "running"
+
+
+def cloud_vip(aws, action: str, **params: str) -> subprocess.CompletedProcess:
+    """The image's cloud-vip, run as pacemaker-execd would (OCF_RESKEY_*), as node1."""
+    image, network, endpoint, *_ = aws
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "OCF_RESOURCE_INSTANCE": "cvip",
+        "OCF_RESKEY_CRM_meta_on_node": "node1",
+        "OCF_RESKEY_region": REGION,
+        "OCF_RESKEY_endpoint_url": endpoint,
+        **{f"OCF_RESKEY_{k}": v for k, v in params.items()},
+    }
+    return docker(
+        "run", "--rm", "--network", network, "--cap-drop=ALL", "--read-only", "--tmpfs", "/run",
+        *(f"-e{k}={v}" for k, v in env.items()),
+        "--entrypoint", "/usr/lib/ocf/resource.d/pcmk-docker/cloud-vip", image, action,
+        timeout=120,
+    )  # fmt: skip
+
+
+def test_cloud_vip_moves_an_address_with_the_images_boto3(aws):
+    ec2, me = aws[4], aws[3].data["instance-id"]
+    eni = ec2.describe_instances(InstanceIds=[me])["Reservations"][0]["Instances"][0][
+        "NetworkInterfaces"
+    ][0]
+    subnet = ec2.describe_subnets(SubnetIds=[eni["SubnetId"]])["Subnets"][0]["CidrBlock"]
+    address = str(ipaddress.ip_network(subnet)[200])
+    params = {
+        "address": address,
+        "instance_id": me,
+        "interface_id": eni["NetworkInterfaceId"],
+        "metadata_url": "http://127.0.0.1:9",  # asks nothing: instance and interface are given
+    }
+
+    def holders() -> list[str]:
+        from tests.agents.world import holders
+
+        return holders(ec2, address)
+
+    out = cloud_vip(aws, "monitor", **params)
+    assert out.returncode == 7, out.stdout + out.stderr  # not running
+    out = cloud_vip(aws, "start", **params)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert holders() == [eni["NetworkInterfaceId"]]
+    out = cloud_vip(aws, "monitor", **params)
+    assert out.returncode == 0, out.stdout + out.stderr
+    out = cloud_vip(aws, "stop", **params)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert holders() == []
