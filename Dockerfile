@@ -11,7 +11,7 @@
 #   ROLE, PORTS     cluster (default) or remote (Pacemaker Remote node) and its EXPOSEd ports
 #                   (`make image-remote` sets both)
 #   DOCKER_CLI      1: include the docker CLI (Debian's docker-cli or docker.io, binary only);
-#                   0: leave it out
+#                   0: leave it out (`make image-remote` does, unless DOCKER_CLI=1 is given)
 #   CLOUD           1: the cloud variant, one more layer with boto3 (ocf:pcmk-docker:cloud-vip)
 #                   and fence_aws where the release has it (`make image CLOUD=1`:
 #                   pacemaker_docker:cloud); 0 (default): without them
