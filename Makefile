@@ -24,7 +24,7 @@ help:
 	@echo "make demo        build the image and bring up a 3-node demo cluster (needs dockerd)"
 	@echo "make test        installs what it needs (root, Debian), runs every level, sums up"
 	@echo "make unit | supervisor | cluster | agents | image-test | image-test-bookworm   one level"
-	@echo "make bench       formation, failover, stop, footprint figures -> docs/benchmarks.md"
+	@echo "make bench       formation, failover, stop, footprint, image sizes -> docs/benchmarks.md"
 	@echo "make soak        seeded random faults on 5 nodes (SOAK_SECONDS, SOAK_SEED, SOAK_FENCING=off|ipmi)"
 	@echo "make test-debian13-host   unit, supervisor, cluster inside a Debian 13 root filesystem"
 	@echo "make lint | typecheck | format | bench-quick | soak-quick | image | export | demo-down | clean"
@@ -105,17 +105,21 @@ image-test-bookworm: $(PYTHON) engine
 		tests/image/test_fencing.py
 
 # Compiled bytecode first: start-up figures must not include compiling our modules.
-# The image is built (or found up to date) first so that its size is reported too.
-bench: $(PYTHON) image
+# Every image variant is built (or found up to date) first so that its size is reported too
+# (bench/images.py: sizes and largest packages of each, its own section of docs/benchmarks.md).
+bench: $(PYTHON) image-variants
 	$(HOST_DEPS) bench
 	$(PYTHON) -m compileall -q pcmk_launch
 	$(PYTHON) -m bench.run
+	$(PYTHON) -m bench.images
 
-# One repetition, 3 nodes: keeps the benchmark code working; figures are not asserted.
+# One repetition, 3 nodes: keeps the benchmark code working; figures are not asserted. Image
+# sizes of the variants that exist (none is built here).
 bench-quick: $(PYTHON)
 	$(HOST_DEPS) bench
 	$(PYTHON) -m compileall -q pcmk_launch
 	$(PYTHON) -m bench.run --quick --no-docs
+	$(PYTHON) -m bench.images --no-docs
 
 # Seeded random faults on 5 namespace nodes (tests/soak): faults by type, convergence times
 # and violations -> docs/soak.md (one section per fencing mode) and docs/soak-<mode>.json.

@@ -5,6 +5,8 @@
 #   make image       Docker engine up (image/engine.sh), base image present (image/base-image.sh),
 #                    then docker build -t $(IMAGE)
 #   make image-remote  the same Dockerfile as a lean Pacemaker Remote image, $(REMOTE_IMAGE)
+#   make image-variants  all of them (full, cloud, remote, remote-cloud; full and cloud on
+#                    Debian 12), as `make bench` reports them
 #   make image CLOUD=1, make image-remote CLOUD=1   the cloud variants (boto3 for cloud-vip,
 #                    fence_aws): the plain image plus one layer, pacemaker_docker:cloud and
 #                    pacemaker_docker:remote-cloud (pacemaker_docker:<suite>-cloud on another base)
@@ -71,7 +73,7 @@ PCMK_REVISION = $(shell git -C $(PCMK_TOP) describe --always --dirty 2>/dev/null
 PCMK_SOURCE = $(shell git -C $(PCMK_TOP) config --get remote.origin.url 2>/dev/null)
 PCMK_COMPOSE = $(COMPOSE) -p $(DEMO_PROJECT) -f $(PCMK_TOP)/compose.yaml
 
-.PHONY: image image-remote export demo demo-down engine base-image host-deps
+.PHONY: image image-remote image-variants export demo demo-down engine base-image host-deps
 
 # A Docker client and engine from Debian when none answers (a fresh machine); a working
 # engine (Docker CE, Docker Desktop, DOCKER_HOST) is used as it is and nothing is installed.
@@ -105,6 +107,15 @@ REMOTE_DOCKER_CLI = $(if $(filter command line environment,$(origin DOCKER_CLI))
 image-remote:
 	$(MAKE) --no-print-directory image ROLE=remote PORTS=3121/tcp IMAGE=$(REMOTE_IMAGE) \
 		DOCKER_CLI=$(REMOTE_DOCKER_CLI)
+
+# Every variant `make bench` reports (bench/images.py): full, cloud, remote, remote-cloud on
+# the default base, full and cloud on $(OTHER_BASE_IMAGE) (Makefile: Debian 12).
+image-variants: image
+	$(MAKE) --no-print-directory image CLOUD=1
+	$(MAKE) --no-print-directory image-remote
+	$(MAKE) --no-print-directory image-remote CLOUD=1
+	$(MAKE) --no-print-directory image BASE_IMAGE=$(OTHER_BASE_IMAGE)
+	$(MAKE) --no-print-directory image BASE_IMAGE=$(OTHER_BASE_IMAGE) CLOUD=1
 
 export: image
 	@id=$$($(DOCKER) image inspect -f '{{.Id}}' $(IMAGE) | cut -d: -f2 | cut -c1-12) && \
