@@ -4,7 +4,8 @@ Signals are blocked first thing, so one that arrives while the config is rendere
 pending for the supervisor instead of being lost. The command line is handled (validated,
 rendered, written) in a forked child, so jinja2 and the validators never load into PID 1
 and no second interpreter has to start: the child hands back, through a pipe, what this
-process is to become, the supervisor (its options and environment) or a user's command.
+process is to become, the supervisor (its options.Options as a JSON object, and the daemons'
+environment) or a user's command.
 """
 
 import signal
@@ -68,9 +69,10 @@ def main() -> int:
     if "exec" in what:
         return exec_command(what["exec"])
     os.environ.update(what["env"])
+    from .options import Options
     from .supervisor import main as supervise
 
-    return supervise(what["supervise"])
+    return supervise(Options.from_dict(what["supervise"]))
 
 
 sys.exit(main())

@@ -1,7 +1,10 @@
-"""The one error type that carries a message for the operator, and the exit codes."""
+"""The launcher's exit codes, the errors that carry a message for the operator (bad
+configuration, a node that cannot be prepared, no cluster state to report), and how such a
+message is printed."""
 
 from __future__ import annotations
 
+import sys
 from enum import IntEnum
 
 
@@ -51,3 +54,24 @@ class Problems:
     def raise_if_any(self) -> None:
         if self.items:
             raise ConfigError(self.items)
+
+
+class SetupError(ConfigError):
+    """A file or directory this node needs could not be written (a read-only or full volume,
+    one owned by another user). Exit 2 as for bad configuration: the fix is in how the
+    container is run. What was written before it stays; nothing was started."""
+
+    def message(self) -> str:
+        lines = ["cannot prepare this node (nothing was started):"]
+        lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+class NoClusterState(Exception):
+    """crm_mon (or cibadmin) could not tell the cluster's state here: the cluster does not run,
+    a tool is missing or did not answer. `health` and `status` say why and exit 1."""
+
+
+def report(message: str) -> None:
+    """A message for the operator on stderr: "pcmk-launch: MESSAGE"."""
+    print(f"pcmk-launch: {message}", file=sys.stderr, flush=True)

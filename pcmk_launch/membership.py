@@ -258,3 +258,17 @@ def listing(text: str) -> list[Entry]:
 def with_ids(text: str) -> str:
     """A valid list with every id written out."""
     return " ".join(_with_id(e) for e in listing(text))
+
+
+def strangers(
+    current: str, known: dict[int, str], retired: tuple[int, ...]
+) -> tuple[list[str], list[str]]:
+    """Nodes pacemaker shows that are not in the list (pure): (leftovers, unknown).
+
+    A leftover has an id this node removed: a removal whose purge a new DC undid. An unknown
+    one was never in this node's list: most likely other nodes added it and this one has not
+    yet (a change half done), or it was removed before this node's list was made."""
+    listed = {e.nodeid for e in listing(current)}
+    out = [(nodeid, name) for nodeid, name in known.items() if nodeid not in listed]
+    left = sorted(name for nodeid, name in out if nodeid in retired)
+    return left, sorted(name for nodeid, name in out if nodeid not in retired)

@@ -6,9 +6,9 @@
     pcmk-launch nodes replace NODE ENTRY  a stopped node's host replaced (new address or name)
 
 Each run changes this node only: run the same command on every node of the cluster. The new
-list is checked like PCMK_NODE_LIST, kept on the corosync volume (cli.NODE_LIST_FILE), rendered into
-corosync.conf and applied with `corosync-cfgtool -R`; a removed node is then purged from
-Pacemaker's configuration (`crm_node --remove`).
+list is checked like PCMK_NODE_LIST, kept on the corosync volume (options.NODE_LIST_FILE),
+rendered into corosync.conf and applied with `corosync-cfgtool -R`; a removed node is then
+purged from Pacemaker's configuration (`crm_node --remove`).
 """
 
 from __future__ import annotations
@@ -17,30 +17,21 @@ import argparse
 import contextlib
 import os
 import subprocess
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import replace
 
 from . import membership
-from .errors import ConfigError, ExitCode, Problems
+from .config import env_with_stored, load_cluster, read_stored
+from .errors import ConfigError, ExitCode, NoClusterState, Problems, report
 from .fsutil import atomic_write
+from .launchlog import LOG
 from .nodelist import VAR
+from .prepare import render_files
+from .queries import cluster_state
+from .settings import Cluster
 
 ACTIONS = ("show", "add", "remove", "replace")
-
-
-def read_stored(path: str) -> membership.Stored | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return membership.parse_stored(f.read())
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def env_with_stored(env: Mapping[str, str], path: str) -> tuple[Mapping[str, str], bool]:
-    """The environment with the node list in force: the stored one when it was made from
-    this container's PCMK_NODE_LIST (see membership.effective)."""
-    nodes, used = membership.effective(env.get(VAR, ""), read_stored(path))
-    return ({**env, VAR: nodes} if used else env), used
 
 
 def members() -> dict[int, str] | None:
@@ -68,11 +59,9 @@ def members() -> dict[int, str] | None:
 
 def pacemaker_names() -> dict[int, str]:
     """nodeid -> the name pacemaker knows the node by (crm_mon), {} if it cannot say."""
-    from .cli import cluster_state
-
     try:
         state = cluster_state()
-    except ValueError:
+    except NoClusterState:
         return {}
     return {int(n.id): n.name for n in state.nodes if n.id.isdigit()}
 
@@ -112,24 +101,8 @@ def _leftovers(current: str, selectors: list[str]) -> list[tuple[int, str]] | No
     return found or None
 
 
-def strangers(
-    current: str, known: dict[int, str], retired: tuple[int, ...]
-) -> tuple[list[str], list[str]]:
-    """Nodes pacemaker shows that are not in the list (pure): (leftovers, unknown).
-
-    A leftover has an id this node removed: a removal whose purge a new DC undid. An unknown
-    one was never in this node's list: most likely other nodes added it and this one has not
-    yet (a change half done), or it was removed before this node's list was made."""
-    listed = {e.nodeid for e in membership.listing(current)}
-    out = [(nodeid, name) for nodeid, name in known.items() if nodeid not in listed]
-    left = sorted(name for nodeid, name in out if nodeid in retired)
-    return left, sorted(name for nodeid, name in out if nodeid not in retired)
-
-
 def fence_targets(resources_xml: str) -> dict[str, list[str]]:
     """Fence devices that name their targets (pcmk_host_list, pcmk_host_map): id -> names."""
-    import xml.etree.ElementTree as ET
-
     try:
         root = ET.fromstring(resources_xml)
     except ET.ParseError:
@@ -219,12 +192,10 @@ def _running_refusals(change: membership.Change, local, live: dict[int, str] | N
 
 
 def cmd_nodes(args: argparse.Namespace, env: Mapping[str, str], interfaces=None) -> int:
-    from .cli import error
-
     words = list(args.words)
     action = words.pop(0) if words else "show"
     if action not in ACTIONS:
-        error(
+        report(
             f"nodes: unknown action {action!r}. Fix: use one of {', '.join(ACTIONS)}, e.g. "
             "pcmk-launch nodes add node4=192.0.2.4"
         )
@@ -234,15 +205,13 @@ def cmd_nodes(args: argparse.Namespace, env: Mapping[str, str], interfaces=None)
             return show(args, env, interfaces)
         return change(args, env, action, words, interfaces)
     except ConfigError as exc:
-        error(exc.message())
+        report(exc.message())
         return exc.exit_code
 
 
-def _load(env: Mapping[str, str], args, interfaces):
-    from .cli import load_cluster
-
+def _load(env: Mapping[str, str], args, interfaces) -> Cluster:
     cluster = load_cluster(env, args, interfaces, stored=False)
-    if not hasattr(cluster, "nodes"):
+    if not isinstance(cluster, Cluster):
         raise ConfigError(
             "nodes: this is a Pacemaker Remote node (PCMK_ROLE=remote), which has no node "
             "list. Fix: run the command on the full cluster nodes."
@@ -276,8 +245,6 @@ def show(args, env: Mapping[str, str], interfaces=None) -> int:
 
 
 def change(args, env: Mapping[str, str], action: str, words: list[str], interfaces=None) -> int:
-    from .cli import error, log, render_files
-
     path = args.node_list_file
     stored = read_stored(path)
     current_env, used = env_with_stored(env, path)
@@ -323,10 +290,10 @@ def change(args, env: Mapping[str, str], action: str, words: list[str], interfac
             raise
         if failed is not None:
             _rollback(path, old_text, render_args, env, running, interfaces)
-            error(f"nodes: corosync-cfgtool -R failed ({failed}); the previous list is back")
+            report(f"nodes: corosync-cfgtool -R failed ({failed}); the previous list is back")
             return ExitCode.INTERNAL
     if running:
-        log(f"nodes {command}: corosync reloaded the list ({len(after.nodes)} nodes)")
+        LOG.notice(f"nodes {command}: corosync reloaded the list ({len(after.nodes)} nodes)")
     else:
         print(f"nodes: {command}: done; corosync does not run here, the list applies at its start")
     for entry in result.removed:
@@ -353,8 +320,6 @@ def change(args, env: Mapping[str, str], action: str, words: list[str], interfac
 def _rollback(
     path: str, old_text: bytes | None, render_args, env, running: bool, interfaces=None
 ) -> None:
-    from .cli import render_files
-
     _restore(path, old_text)
     render_files(render_args, env, interfaces)
     if running:

@@ -43,6 +43,7 @@ import signal
 import sys
 
 from .errors import ExitCode
+from .options import COROSYNC_CONF, Options
 from .procs import PACEMAKER_SUBDAEMONS
 
 FATAL = "fatal"  # its death stops everything
@@ -112,13 +113,13 @@ def exporter(address: str) -> Service:
     )
 
 
-def cluster_plan(opts) -> list[Service]:
+def cluster_plan(opts: Options) -> list[Service]:
     """PCMK_ROLE=cluster: corosync (ready when corosync-cfgtool -s answers), then pacemakerd,
     then the metrics exporter if opts.metrics_address is set.
 
-    `opts` is the supervisor's Options (corosync_conf, the timeouts, metrics_address)."""
+    `opts`: corosync_conf, the timeouts, metrics_address (options.Options)."""
     argv = ["corosync", "-f"]
-    if opts.corosync_conf != "/etc/corosync/corosync.conf":
+    if opts.corosync_conf != COROSYNC_CONF:
         argv += ["-c", opts.corosync_conf]
     corosync = Service(
         "corosync",
@@ -162,20 +163,19 @@ def cluster_plan(opts) -> list[Service]:
     return plan
 
 
-REMOTE_PORT = 3121  # pacemaker-remoted's default TCP port (PCMK_remote_port)
 # Exit codes of the remote role's pre_stop (remote_stop.py), here to keep PID 1's imports light.
 STOP_NOT_CONNECTED = 0  # no cluster connected: SIGTERM ends the daemon at once, nothing runs
 STOP_ASKS_ITSELF = 3  # this pacemaker-remoted version asks the cluster itself on SIGTERM
 STOP_DISCONNECTED = 4  # asked: the cluster stopped this node's resources and disconnected
 
 
-def remote_plan(opts) -> list[Service]:
+def remote_plan(opts: Options) -> list[Service]:
     """PCMK_ROLE=remote: pacemaker-remoted alone, ready once it listens on its TCP port
     (opts.remote_port: 3121, or pacemaker's PCMK_remote_port, which the daemon reads too).
 
     The probe reads /proc/net/tcp rather than connecting: a bare TCP connect would make
     pacemaker-remoted log a failed TLS handshake at every probe."""
-    port = int(getattr(opts, "remote_port", REMOTE_PORT))
+    port = opts.remote_port
     remoted = Service(
         "pacemaker-remoted",
         ["pacemaker-remoted"],

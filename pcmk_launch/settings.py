@@ -14,6 +14,15 @@ from dataclasses import dataclass, field, replace
 from . import addresses, authkey, nodelist
 from .errors import Problems
 from .nodelist import Node, show
+from .options import (
+    COROSYNC_STOP_TIMEOUT,
+    LOG_FORMAT,
+    METRICS_ADDRESS,
+    REMOTE_PORT,
+    RUN_DIR,
+    START_TIMEOUT,
+    STOP_TIMEOUT,
+)
 
 CLUSTER_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 PROPERTY_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,63}\Z")
@@ -53,11 +62,17 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "properties seeded into a new CIB only (standalone: also stonith-enabled=false)",
     ),
     "PCMK_START_TIMEOUT": (
-        "60",
+        f"{START_TIMEOUT:g}",
         "seconds corosync (remote: pacemaker-remoted) may take to be ready",
     ),
-    "PCMK_STOP_TIMEOUT": ("90", "seconds pacemaker may take to stop (resources move away)"),
-    "PCMK_COROSYNC_STOP_TIMEOUT": ("20", "seconds corosync may take to leave after pacemaker"),
+    "PCMK_STOP_TIMEOUT": (
+        f"{STOP_TIMEOUT:g}",
+        "seconds pacemaker may take to stop (resources move away)",
+    ),
+    "PCMK_COROSYNC_STOP_TIMEOUT": (
+        f"{COROSYNC_STOP_TIMEOUT:g}",
+        "seconds corosync may take to leave after pacemaker",
+    ),
     "PCMK_CRYPTO": ("on", "on: knet aes256/sha256 with an authkey (multi-node); off: none"),
     "PCMK_AUTHKEY_FILE": (
         "",
@@ -71,9 +86,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "PCMK_REMOTE_AUTHKEY_PASSPHRASE": ("", "derive the Pacemaker Remote key from this"),
     "PCMK_AUTHKEY_KDF": ("scrypt", "how passphrases become keys: scrypt, or hkdf (pre-scrypt)"),
     "PCMK_LOG_LEVEL": ("notice", "error, warning, notice, info or debug, for every daemon"),
-    "PCMK_LOG_FORMAT": ("text", "text, or json: one object per line for log shippers"),
+    "PCMK_LOG_FORMAT": (LOG_FORMAT, "text, or json: one object per line for log shippers"),
     "PCMK_METRICS": ("off", "on: run ha_cluster_exporter, a Prometheus endpoint"),
-    "PCMK_METRICS_ADDRESS": (":9664", "[HOST]:PORT the exporter listens on (empty HOST: all)"),
+    "PCMK_METRICS_ADDRESS": (
+        METRICS_ADDRESS,
+        "[HOST]:PORT the exporter listens on (empty HOST: all)",
+    ),
 }
 ROLES = ("cluster", "remote")
 # Settings that configure corosync, its key, the CIB seed or the exporter: a remote node runs
@@ -91,7 +109,6 @@ CLUSTER_ONLY = (
     "PCMK_AUTHKEY_PASSPHRASE",
 )
 METRICS_VARS = ("PCMK_METRICS", "PCMK_METRICS_ADDRESS")
-REMOTE_PORT = 3121  # pacemaker-remoted's default; pacemaker's own PCMK_remote_port moves it
 LOG_LEVELS = ("error", "warning", "notice", "info", "debug")
 LOG_FORMATS = ("text", "json")
 
@@ -112,13 +129,13 @@ class Settings:
     consensus_ms: int | None = None
     quorum: tuple[tuple[str, str], ...] = ()
     cluster_properties: tuple[tuple[str, str], ...] = DEFAULT_PROPERTY_PAIRS
-    start_timeout: float = 60.0
-    stop_timeout: float = 90.0
-    corosync_stop_timeout: float = 20.0
+    start_timeout: float = START_TIMEOUT
+    stop_timeout: float = STOP_TIMEOUT
+    corosync_stop_timeout: float = COROSYNC_STOP_TIMEOUT
     log_level: str = "notice"
-    log_format: str = "text"
+    log_format: str = LOG_FORMAT
     metrics: bool = False
-    metrics_address: str = ":9664"
+    metrics_address: str = METRICS_ADDRESS
     remote_port: int = REMOTE_PORT
 
 
@@ -234,7 +251,7 @@ def parse_metrics(env: Mapping[str, str], problems: Problems) -> tuple[bool, str
     raw = env.get("PCMK_METRICS", "off")
     if raw not in ("on", "off"):
         problems.add(f"PCMK_METRICS={show(raw)} is unknown. Fix: use on or off.")
-    address = env.get("PCMK_METRICS_ADDRESS", ":9664")
+    address = env.get("PCMK_METRICS_ADDRESS", METRICS_ADDRESS)
     m = METRICS_ADDRESS_RE.match(address)
     host = m and m["host"].strip("[]")
     if not m or not 0 < int(m["port"]) < 65536 or (host and not _is_ip(host)):
@@ -278,7 +295,7 @@ def parse_settings(env: Mapping[str, str], problems: Problems) -> Settings:
         problems.add(
             f"PCMK_LOG_LEVEL={show(log_level)} is unknown. Fix: use one of {', '.join(LOG_LEVELS)}."
         )
-    log_format = env.get("PCMK_LOG_FORMAT", "text")
+    log_format = env.get("PCMK_LOG_FORMAT", LOG_FORMAT)
     if log_format not in LOG_FORMATS:
         problems.add(f"PCMK_LOG_FORMAT={show(log_format)} is unknown. Fix: use text or json.")
     timeouts = {
@@ -295,9 +312,11 @@ def parse_settings(env: Mapping[str, str], problems: Problems) -> Settings:
         consensus_ms=consensus,
         quorum=_quorum(env, problems),
         cluster_properties=_properties(env, problems),
-        start_timeout=float(timeouts["PCMK_START_TIMEOUT"] or 60),
-        stop_timeout=float(timeouts["PCMK_STOP_TIMEOUT"] or 90),
-        corosync_stop_timeout=float(timeouts["PCMK_COROSYNC_STOP_TIMEOUT"] or 20),
+        start_timeout=float(timeouts["PCMK_START_TIMEOUT"] or START_TIMEOUT),
+        stop_timeout=float(timeouts["PCMK_STOP_TIMEOUT"] or STOP_TIMEOUT),
+        corosync_stop_timeout=float(
+            timeouts["PCMK_COROSYNC_STOP_TIMEOUT"] or COROSYNC_STOP_TIMEOUT
+        ),
         log_level=log_level,
         log_format=log_format,
         metrics=metrics,
@@ -378,7 +397,7 @@ def load(
     resolver: nodelist.Resolver = resolve_host,
     key_reader: authkey.KeyReader = _no_key,
     conf_dir: str = "/etc/corosync",
-    run_dir: str = "/run/pcmk_launch",
+    run_dir: str = RUN_DIR,
     remote_owners: tuple[int, ...] = (0,),
 ) -> Cluster | RemoteNode:
     """Settings, cluster and key in one go; raises ConfigError listing every problem.
@@ -410,7 +429,7 @@ def load(
     return replace(cluster, crypto=crypto, remote_key=remote_key)
 
 
-def _remote_port(env: Mapping[str, str], problems: Problems) -> int:
+def remote_port(env: Mapping[str, str], problems: Problems) -> int:
     """pacemaker-remoted's port: pacemaker's own PCMK_remote_port, which the daemon reads
     from the same environment; the readiness probe must look at the same port."""
     raw = env.get("PCMK_remote_port", "").strip()
@@ -454,7 +473,7 @@ def load_remote(
     settings = replace(
         parse_settings(rest, problems),
         cluster_properties=(),
-        remote_port=_remote_port(env, problems),
+        remote_port=remote_port(env, problems),
     )
     remote_key = authkey.resolve_remote(
         env, settings.cluster_name, key_reader, problems, required=True, owners=remote_owners

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from . import logrelay, procs, services
 from .errors import ExitCode
 from .launchlog import ERROR, LOG, NOTICE, WARNING
+from .options import Options
 from .services import FATAL, RESTART, Service
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT}  # QUIT would panic pacemakerd
@@ -34,30 +35,6 @@ HANDLED = STOP_SIGNALS | FORWARD_SIGNALS | {signal.SIGCHLD, signal.SIGHUP}
 DEFAULT_IN_CHILD = set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
 PROGRESS_EVERY = 5.0
 PR_SET_CHILD_SUBREAPER = 36
-
-
-class Options:
-    """The supervisor's settings, already validated by the CLI that hands them over.
-
-    A plain class, not a dataclass: importing dataclasses (and inspect) would cost the
-    long-running PID 1 about 13 ms of start-up and 1 MB of memory."""
-
-    corosync_conf = "/etc/corosync/corosync.conf"
-    start_timeout = 60.0
-    stop_timeout = 90.0
-    corosync_stop_timeout = 20.0
-    log_socket = "/dev/log"  # "" disables the syslog relay
-    log_format = "text"
-    metrics_address = ""  # "" : no exporter; else [HOST]:PORT for ha_cluster_exporter
-    role = "cluster"  # picks the plan: services.PLANS
-    remote_port = 3121  # remote role: where pacemaker-remoted listens
-    subdaemon_grace = 5.0  # a pacemaker subdaemon gone this long was not respawned
-
-    def __init__(self, **values: object):
-        for key, value in values.items():
-            if not hasattr(Options, key) or key.startswith("_"):
-                raise TypeError(f"unknown option {key}")
-            setattr(self, key, value)
 
 
 def log(message: str, level: str = NOTICE) -> None:
@@ -794,24 +771,8 @@ class Supervisor:
             self.fail(code, f"{svc.name} died ({describe_status(status)})")
 
 
-def parse_args(argv: list[str]) -> Options:
-    values: dict[str, object] = {}
-    for arg in argv:
-        key, _, value = arg.removeprefix("--").partition("=")
-        key = key.replace("-", "_")
-        if key.startswith("_") or not hasattr(Options, key):
-            raise SystemExit(f"pcmk_launch.supervisor: unknown option {arg!r}")
-        text_options = ("corosync_conf", "log_socket", "log_format", "metrics_address", "role")
-        if key in text_options:
-            values[key] = value
-        else:
-            values[key] = int(value) if key == "remote_port" else float(value)
-    return Options(**values)
-
-
-def main(argv: list[str]) -> int:
-    """PID 1 after the command line's hand-off (__main__.py): argv are its options."""
-    opts = parse_args(argv)
+def main(opts: Options) -> int:
+    """PID 1 after the command line's hand-off (__main__.py)."""
     code = Supervisor(opts).run()
     log(f"exiting with code {int(code)}")
     LOG.close()

@@ -13,9 +13,10 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 
+from pcmk_launch.options import Options
 from pcmk_launch.procs import PACEMAKER_SUBDAEMONS
 from pcmk_launch.services import Service
-from pcmk_launch.supervisor import Options, Supervisor
+from pcmk_launch.supervisor import Supervisor
 
 GRACE = 5.0  # subdaemon_grace of a SimSupervisor unless a test sets it
 HELPER_FIELDS = ("ready", "pre_stop", "shutting_down")

@@ -113,11 +113,11 @@ def test_world_readable_remote_key_is_a_warning_not_a_refusal():
 
 
 def test_dry_run_plan_shows_the_remote_fingerprint_never_the_bytes():
-    from pcmk_launch import plan
+    from pcmk_launch import preview
 
     env = {**TWO, "PCMK_REMOTE_AUTHKEY_PASSPHRASE": PASS}
     cluster = load(env, "192.0.2.1")
-    out = plan.describe(cluster, {"corosync_conf": "/etc/corosync/corosync.conf", "cib": "/x"})
+    out = preview.describe(cluster, {"corosync_conf": "/etc/corosync/corosync.conf", "cib": "/x"})
     key = cluster.remote_key
     assert "pacemaker remote authkey: from PCMK_REMOTE_AUTHKEY_PASSPHRASE, installed at " in out
     assert key.fingerprint in out

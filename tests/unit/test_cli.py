@@ -1,6 +1,6 @@
 """cli.main with an injected environment: --dry-run, render, exit codes, --version, --help.
 
-cli.load_cluster reads this machine's real interfaces (netifaces), so these tests use only
+config.load_cluster reads this machine's real interfaces (netifaces), so these tests use only
 standalone mode or a one-entry list of 127.0.0.1, which every host has.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pcmk_launch import __version__, cli, corosync_conf
+from pcmk_launch import __version__, cli, config, corosync_conf
 from tests.helpers.prereq import require_commands
 from tests.unit.scenarios import BY_NAME
 
@@ -215,7 +215,7 @@ def test_a_cib_from_a_newer_pacemaker_is_refused_and_kept(paths, capsys, mode):
 def test_render_output_is_what_the_core_renders(paths):
     env = {**ONE_NODE, **NO_CIB, "PCMK_QUORUM": "wait_for_all=1", "PCMK_TOKEN_TIMEOUT": "5000"}
     assert cli.main(paths.args("render"), env=env) == 0
-    cluster = cli.load_cluster(env, cli.parser().parse_args(paths.args("render")))
+    cluster = config.load_cluster(env, cli.parser().parse_args(paths.args("render")))
     assert paths.conf.read_text() == corosync_conf.render(cluster)
 
 
@@ -266,47 +266,48 @@ def test_bad_remote_key_exits_2_naming_the_variable(paths, capsys):
     assert paths.listing() == []
 
 
-# ---- pacemaker state volumes from an image whose hacluster had other ids ---------------
-
-HA = (100, 101)  # this image's hacluster uid, haclient gid
+# ---- files that cannot be written: exit 2 with the path and a fix, never a traceback --------
 
 
-@pytest.mark.parametrize(
-    ("uid", "gid", "expect"),
-    [
-        (100, 101, None),  # already ours
-        (0, 0, None),  # root's stays root's
-        (0, 101, None),
-        (105, 107, (100, 101)),  # the previous image's hacluster:haclient
-        (105, 0, (100, 0)),
-        (0, 107, (0, 101)),
-    ],
-)
-def test_foreign_ids_keep_root_and_ours_and_adopt_the_rest(uid, gid, expect):
-    assert cli.foreign_ids(uid, gid, HA) == expect
+def test_a_key_that_cannot_be_written_exits_2_and_names_run_dir(paths, capsys):
+    paths.run.write_text("a file where the key's directory should be\n")
+    assert cli.main(paths.args("render"), env={**ONE_NODE, **NO_CIB}) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pcmk-launch: cannot prepare this node (nothing was started):\n")
+    assert f"{paths.run}/authkey" in err and "Fix: give --run-dir a writable directory" in err
+    assert paths.listing() == []  # corosync.conf comes after the key: not written
 
 
-def test_state_dirs_written_under_other_ids_are_given_to_hacluster(tmp_path, capsys):
-    from tests.helpers.prereq import require_root
+def test_a_remote_key_that_cannot_be_installed_exits_2(paths, capsys):
+    blocker = paths.etc.parent / "pcmk"
+    blocker.write_text("not a directory\n")
+    env = {
+        **ONE_NODE,
+        **NO_CIB,
+        "PCMK_REMOTE_AUTHKEY_PASSPHRASE": PASS + " remote",
+        "PCMK_authkey_location": f"{blocker}/authkey",
+    }
+    assert cli.main(paths.args("render"), env=env) == 2
+    err = capsys.readouterr().err
+    assert "cannot install the Pacemaker Remote key" in err and f"{blocker}/authkey" in err
+    assert "Fix: " in err and "Traceback" not in err
 
-    require_root()  # chown
-    cib = tmp_path / "cib"
-    (cib / "sub").mkdir(parents=True)
-    for path in (cib, cib / "sub", cib / "cib.xml", cib / "sub" / "x"):
-        if not path.exists():
-            path.write_text("x")
-        os.chown(path, 105, 107)
-    root_owned = cib / "root.txt"
-    root_owned.write_text("x")
-    os.chown(root_owned, 0, 0)
-    missing = tmp_path / "pengine"
 
-    cli.ensure_state_dirs(((str(cib), 0o750), (str(missing), 0o750)), ids=HA)
+def test_a_cib_that_cannot_be_seeded_exits_2(tmp_path, paths, capsys):
+    require_commands("cibadmin")
+    (tmp_path / "cib").write_text("a file where the CIB's directory should be\n")
+    assert cli.main(paths.args("render"), env={}) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write a first CIB to {paths.cib}" in err and "Fix: " in err
 
-    owners = {p.name: (p.stat().st_uid, p.stat().st_gid) for p in [cib, *cib.rglob("*")]}
-    assert owners == {"cib": HA, "sub": HA, "cib.xml": HA, "x": HA, "root.txt": (0, 0)}
-    assert (missing.stat().st_uid, missing.stat().st_gid) == HA
-    err = capsys.readouterr()
-    assert "gave 4 entries to hacluster:haclient (100:101)" in err.out + err.err
-    cli.ensure_state_dirs(((str(cib), 0o750),), ids=HA)  # a second start has nothing to do
-    assert "gave" not in "".join(capsys.readouterr())
+
+def test_a_failing_cibadmin_leaves_the_cib_unseeded_with_a_warning(paths, capsys, monkeypatch):
+    fake = paths.etc.parent / "bin"
+    fake.mkdir()
+    (fake / "cibadmin").write_text("#!/bin/sh\necho 'cibadmin: broken install' >&2\nexit 1\n")
+    (fake / "cibadmin").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    assert cli.main(paths.args("render"), env={}) == 0
+    out = capsys.readouterr().out
+    assert "WARNING: cibadmin --empty failed (cibadmin: broken install); CIB not seeded" in out
+    assert not paths.cib.exists()

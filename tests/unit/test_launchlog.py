@@ -10,7 +10,8 @@ import pytest
 
 from pcmk_launch import launchlog, logrelay
 from pcmk_launch.launchlog import LOG, Logger
-from pcmk_launch.supervisor import Options, Supervisor
+from pcmk_launch.options import Options
+from pcmk_launch.supervisor import Supervisor
 
 
 @pytest.fixture

@@ -106,7 +106,7 @@ def test_other_commands_take_no_extra_words(files, capsys):
 
 
 def test_strangers_tell_a_leftover_from_a_node_other_nodes_added():
-    from pcmk_launch.nodes import strangers
+    from pcmk_launch.membership import strangers
 
     known = {1: "n1", 2: "n2", 3: "n3", 4: "n4"}
     assert strangers("n1=192.0.2.11@1 n2=192.0.2.12@2", known, (3,)) == (["n3"], ["n4"])

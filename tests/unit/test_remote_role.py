@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
 
 import pytest
 
 from pcmk_launch import authkey, cli, health, procs, services, settings
 from pcmk_launch.errors import ExitCode
 from pcmk_launch.listening import peers
-from pcmk_launch.supervisor import Options
+from pcmk_launch.options import Options
 from tests.unit.scenarios import KEY, FakeKeys, load, refuse
 
 PASS = "correct horse battery staple"
@@ -119,12 +121,10 @@ def test_only_corosync_reloads_on_sighup():
 def test_the_supervisor_is_handed_the_role_and_port(tmp_path):
     node = load({**REMOTE, "PCMK_remote_port": "3122"})
     args = cli.parser().parse_args(["--log-socket", str(tmp_path / "log")])
-    argv = cli.supervisor_handoff(args, node)["supervise"]
-    assert "--role=remote" in argv and "--remote-port=3122" in argv
-    from pcmk_launch.supervisor import parse_args
-
-    opts = parse_args(argv)
+    handed = json.loads(json.dumps(cli.supervisor_handoff(args, node)))  # through the pipe
+    opts = Options.from_dict(handed["supervise"])
     assert (opts.role, opts.remote_port) == ("remote", 3122)
+    assert opts.log_socket == str(tmp_path / "log") and opts.metrics_address == ""
 
 
 # ---------------------------------------------------------------- CLI
@@ -263,3 +263,18 @@ def test_remoted_pids_of_other_namespaces_are_not_ours():
         return ours if pid == "self" else ("pid:[0]", ours[1])
 
     assert procs.pids_named("pacemaker-remoted", elsewhere) == []
+
+
+def test_the_remote_role_never_imports_jinja2(tmp_path):
+    """The remote image has no jinja2: its dry run and render must not need it."""
+    code = (
+        "import sys; sys.modules['jinja2'] = None\n"  # any import of it fails
+        "from pcmk_launch import cli\n"
+        f"args = {cli_args(tmp_path, '--dry-run')!r}\n"
+        f"env = {{**{REMOTE!r}, 'PCMK_authkey_location': {str(tmp_path / 'authkey')!r}}}\n"
+        "assert cli.main(args, env=env) == 0\n"
+        "assert cli.main(['render', *args[1:]], env=env) == 0\n"
+        "assert 'jinja2' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr

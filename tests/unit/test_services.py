@@ -8,7 +8,7 @@ import pytest
 
 from pcmk_launch import services
 from pcmk_launch.errors import ExitCode
-from pcmk_launch.supervisor import Options
+from pcmk_launch.options import Options
 
 
 def test_cluster_plan_starts_corosync_then_pacemakerd():

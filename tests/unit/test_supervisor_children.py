@@ -12,8 +12,8 @@ import pytest
 
 from pcmk_launch import services
 from pcmk_launch.errors import ExitCode
+from pcmk_launch.options import Options
 from pcmk_launch.procs import PACEMAKER_SUBDAEMONS
-from pcmk_launch.supervisor import Options
 from tests.helpers.sim import GRACE, SimSupervisor
 
 

@@ -1,7 +1,8 @@
-"""The human-readable plan that --dry-run prints (pure)."""
+"""What --dry-run prints: what the node would write and start (pure)."""
 
 from __future__ import annotations
 
+from . import options
 from .settings import Cluster, RemoteNode, Settings
 
 
@@ -86,7 +87,7 @@ def describe_remote(node: RemoteNode) -> str:
                 f"would start: pacemaker-remoted, ready once it listens on TCP {port}",
                 f"listens on: TCP {port}; every full node must reach it there, with the same key",
                 "add it from a full node: pcs resource create NAME ocf:pacemaker:remote "
-                f"server=THIS-HOST-ADDRESS{'' if port == 3121 else f' port={port}'} "
+                f"server=THIS-HOST-ADDRESS{'' if port == options.REMOTE_PORT else f' port={port}'} "
                 "reconnect_interval=60 op monitor interval=20 --force",
                 "metrics: not on a remote node (scrape a full node: its metrics cover remotes)",
                 f"timeouts: start {s.start_timeout:g}s, pacemaker-remoted stop {s.stop_timeout:g}s",

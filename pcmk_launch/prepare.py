@@ -1,0 +1,140 @@
+"""What a start (or `render`) does before any daemon runs, per role (ROLE_SETUP): check the host,
+recreate the state directories, write the keys and corosync.conf, seed a first CIB; with
+--dry-run, print what would be done (preview.py) and write nothing."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from functools import partial
+
+from . import hostcheck, preview
+from .cibfile import check_cib_schema, seed_cib
+from .conffiles import write_config, write_key, write_remote_key
+from .config import VAR_NODE_LIST, env_list_matches, load_cluster, read_stored
+from .errors import ConfigError
+from .launchlog import LOG
+from .settings import Cluster, RemoteNode
+from .statedirs import ensure_state_dirs
+
+NO_REMOTED = (
+    "pacemaker-remoted is not installed here (Debian's pacemaker-remote package conflicts with "
+    "pacemaker, so the full image has none)."
+)
+NO_REMOTED_FIX = "run the remote image (make image-remote), or install pacemaker-remote."
+
+
+def render_files(args: argparse.Namespace, env: Mapping[str, str], interfaces=None):
+    """Validate, then prepare what the role needs (ROLE_SETUP); the node it was done for."""
+    node = load_cluster(env, args, interfaces)
+    if node.settings.log_format == "json" and not args.dry_run:
+        LOG.use_json()
+    if args.command == "run" and not args.dry_run and node.settings.role == "cluster":
+        stored = read_stored(args.node_list_file)
+        if stored is not None and env_list_matches(env, stored):
+            LOG.notice(
+                f"node list: the one changed by `pcmk-launch nodes {stored.change}` "
+                f"({args.node_list_file}), not {VAR_NODE_LIST} as given at docker run"
+            )
+    return ROLE_SETUP[node.settings.role](args, node)
+
+
+def prepare_remote(args: argparse.Namespace, node: RemoteNode) -> RemoteNode:
+    """PCMK_ROLE=remote: no corosync.conf and no CIB; only the key pacemaker-remoted reads."""
+    if args.check:
+        raise ConfigError(
+            "--check tests corosync.conf with `corosync -t`, and a remote node (PCMK_ROLE=remote) "
+            "has none. Fix: drop --check."
+        )
+    missing = shutil.which("pacemaker-remoted") is None
+    if args.dry_run:
+        sys.stdout.write("pcmk-launch dry run: nothing is written or started.\n")
+        sys.stdout.write(preview.describe_remote(node))
+        if missing:
+            sys.stdout.write(f"warning: {NO_REMOTED}\n")
+        return node
+    if missing and args.command == "run":
+        raise ConfigError(f"PCMK_ROLE=remote: {NO_REMOTED} Fix: {NO_REMOTED_FIX}")
+    facts = getattr(args, "host_facts", None) or hostcheck.read_facts()
+    refusal = hostcheck.caps_refusal(facts, hostcheck.REMOTE_REQUIRED_CAPS)
+    if refusal:
+        raise ConfigError(refusal)
+    ensure_state_dirs()
+    write_remote_key(node.remote_key)
+    LOG.notice(
+        f"Pacemaker Remote node: authkey {node.remote_key.keyfile} "
+        f"({node.remote_key.fingerprint}); no corosync.conf, no CIB"
+    )
+    return node
+
+
+def prepare_cluster(args: argparse.Namespace, cluster: Cluster) -> Cluster:
+    """PCMK_ROLE=cluster: corosync.conf, its key, the remote key if set, a first CIB."""
+    # Here, not at the top: the remote image has no jinja2, and its role never renders.
+    from . import corosync_conf
+
+    check_cib_schema(args.cib_file)
+    facts = getattr(args, "host_facts", None) or hostcheck.read_facts()
+    knet = cluster.settings.transport == "knet"
+    refusals = [hostcheck.caps_refusal(facts), hostcheck.knet_refusal(facts) if knet else None]
+    if any(refusals):
+        raise ConfigError([r for r in refusals if r])
+    fallback = knet and hostcheck.knet_plan(facts)[0] == "fallback"
+    findings = hostcheck.findings(facts, knet=knet)
+    render = partial(corosync_conf.render, knet_fallback=fallback)
+    text = render(cluster)
+    if args.dry_run:
+        paths = {"corosync_conf": args.corosync_conf, "cib": args.cib_file}
+        sys.stdout.write("pcmk-launch dry run: nothing is written or started.\n")
+        sys.stdout.write(preview.describe(cluster, paths, [f.line() for f in findings]))
+        sys.stdout.write(f"--- {args.corosync_conf} ---\n{text}")
+        if args.check:
+            check_in_a_scratch_dir(cluster, render)
+            sys.stdout.write("corosync -t: the rendered config is valid\n")
+        return cluster
+    ensure_state_dirs()
+    if cluster.crypto is None and not cluster.standalone:
+        LOG.warning(
+            "WARNING: PCMK_CRYPTO=off: cluster traffic is neither encrypted nor authenticated; "
+            "anyone who reaches UDP port 5405 can join or forge messages"
+        )
+    write_key(cluster.crypto)
+    write_remote_key(cluster.remote_key)
+    probe = render(cluster, check=True) if args.check else None
+    write_config(text, args.corosync_conf, probe)
+    LOG.notice(f"wrote {args.corosync_conf} ({describe_local(cluster)})")
+    if args.command == "run":
+        for finding in findings:  # what this node really got from its host and engine
+            if finding.ok:
+                LOG.notice(finding.line())
+            else:
+                LOG.warning("WARNING: " + finding.line())
+    seed_cib(cluster, args.cib_file)
+    return cluster
+
+
+def check_in_a_scratch_dir(cluster: Cluster, render: Callable[..., str]) -> None:
+    """--dry-run --check: `corosync -t` on the rendered file, with a derived key (which a dry
+    run does not write where corosync.conf says) in a temporary directory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = cluster
+        if cluster.crypto and cluster.crypto.derived:
+            key = replace(cluster.crypto, keyfile=os.path.join(tmp, "authkey"))
+            write_key(key)
+            probe = replace(cluster, crypto=key)
+        path = os.path.join(tmp, "corosync.conf")
+        write_config(render(probe), path, render(probe, check=True))
+
+
+ROLE_SETUP: dict[str, Callable] = {"cluster": prepare_cluster, "remote": prepare_remote}
+
+
+def describe_local(cluster: Cluster) -> str:
+    if cluster.standalone:
+        return "standalone one-node cluster"
+    return f"{len(cluster.nodes)} nodes, this host is nodeid {cluster.local.nodeid}"
