@@ -91,7 +91,7 @@ cluster: $(PYTHON)
 	$(PYTEST) $(PYTEST_FLAGS) $(PYTEST_JUNIT) tests/cluster
 
 image-test: $(PYTHON) image
-	$(HOST_DEPS) compose
+	$(HOST_DEPS) compose image-test
 	$(PYTEST) $(PYTEST_FLAGS) $(PYTEST_JUNIT) tests/image
 
 # The image on the other Debian base (Debian 12, Pacemaker 2.1, which running clusters still

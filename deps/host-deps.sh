@@ -8,8 +8,8 @@
 #   deps/host-deps.sh --list GROUP...   print the packages GROUP needs, one per line
 #
 # Groups: the ones named in deps/host-packages.txt (venv, unit, supervisor, cluster, agents,
-# bench, soak; cluster also gets pacemaker-remoted, see deps/pacemaker-remote.sh) and three
-# that depend on what the host already has:
+# bench, soak, image-test; cluster also gets pacemaker-remoted, see deps/pacemaker-remote.sh)
+# and three that depend on what the host already has:
 #   engine       a Docker client and engine, unless `docker info` already answers (Docker CE,
 #                Docker Desktop, a remote DOCKER_HOST are used as they are); on Debian 13 the
 #                client is the separate docker-cli package
@@ -35,7 +35,7 @@ esac
 [ $# -gt 0 ] || { say "usage: host-deps.sh [--check|--list] GROUP..."; exit 2; }
 
 groups=" $* "
-case $groups in *" test "*) groups="$groups venv unit supervisor cluster agents bench soak engine compose " ;; esac
+case $groups in *" test "*) groups="$groups venv unit supervisor cluster agents bench soak image-test engine compose " ;; esac
 
 debian=0
 command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && debian=1
