@@ -1,9 +1,21 @@
-"""What --dry-run prints: what the node would write and start (pure)."""
+"""What --dry-run prints: what the node would write and start (pure). The start order is
+the service plan's (services.PLANS), so the preview cannot tell another story than PID 1."""
 
 from __future__ import annotations
 
-from . import options
+from . import options, services
 from .settings import Cluster, RemoteNode, Settings
+
+
+def start_line(s: Settings, corosync_conf: str = options.COROSYNC_CONF) -> str:
+    """The "would start" line: the role's service plan in start order, and what each waits
+    for before the next one starts."""
+    opts = options.for_settings(s, corosync_conf, options.LOG_SOCKET)
+    steps = [
+        f"{svc.name}, {svc.ready_note}" if svc.ready_note else svc.name
+        for svc in services.PLANS[s.role](opts)
+    ]
+    return "would start: " + ", then ".join(steps)
 
 
 def metrics_line(s: Settings) -> str:
@@ -59,8 +71,7 @@ def describe(cluster: Cluster, paths: dict[str, str], host: list[str] | None = N
     props = " ".join(f"{k}={v}" for k, v in s.cluster_properties)
     if props:
         lines.append(f"would seed a new CIB at {paths['cib']} with {props} (only if none exists)")
-    then = ", then ha_cluster_exporter" if s.metrics else ""
-    lines.append(f"would start: corosync -f, wait until it is ready, then pacemakerd{then}")
+    lines.append(start_line(s, paths["corosync_conf"]))
     lines.append(metrics_line(s))
     lines.append(
         f"timeouts: start {s.start_timeout:g}s, pacemaker stop {s.stop_timeout:g}s, "
@@ -84,7 +95,7 @@ def describe_remote(node: RemoteNode) -> str:
                 f"pacemaker remote authkey: from {r.source}{salt}, {where} "
                 f"({r.length} bytes, {r.fingerprint})",
                 "would write: no corosync.conf, no CIB",
-                f"would start: pacemaker-remoted, ready once it listens on TCP {port}",
+                start_line(s),
                 f"listens on: TCP {port}; every full node must reach it there, with the same key",
                 "add it from a full node: pcs resource create NAME ocf:pacemaker:remote "
                 f"server=THIS-HOST-ADDRESS{'' if port == options.REMOTE_PORT else f' port={port}'} "

@@ -57,6 +57,7 @@ class Service:
     argv: list[str]
     ready: list[str] | None = None  # readiness probe: exits 0 once the service is ready
     ready_timeout: float = 60.0
+    ready_note: str = ""  # what `ready` waits for, in words (the dry run's "would start")
     on_death: str = FATAL
     start_code: int = ExitCode.DAEMON_DIED  # FATAL death before the next service started
     death_code: int = ExitCode.DAEMON_DIED  # FATAL death later on
@@ -125,6 +126,7 @@ def cluster_plan(opts: Options) -> list[Service]:
         "corosync",
         argv,
         ready=["corosync-cfgtool", "-s"],
+        ready_note="ready once corosync-cfgtool -s answers",
         ready_timeout=opts.start_timeout,
         start_code=ExitCode.COROSYNC_START,
         stop_timeout=opts.corosync_stop_timeout,
@@ -180,6 +182,7 @@ def remote_plan(opts: Options) -> list[Service]:
         "pacemaker-remoted",
         ["pacemaker-remoted"],
         ready=[sys.executable, "-m", "pcmk_launch.listening", str(port)],
+        ready_note=f"ready once it listens on TCP {port}",
         ready_timeout=opts.start_timeout,
         stop_timeout=opts.stop_timeout,
         stop_note="it asks the cluster to move its resources away first",

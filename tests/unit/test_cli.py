@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pcmk_launch import __version__, cli, config, corosync_conf
+from pcmk_launch import __version__, cli, config, corosync_conf, services
 from tests.helpers.prereq import require_commands
 from tests.unit.scenarios import BY_NAME
 
@@ -74,6 +74,20 @@ def test_dry_run_says_where_metrics_are_scraped(paths, capsys):
     assert "then pacemakerd, then ha_cluster_exporter" in out
     assert "metrics: on, ha_cluster_exporter on 192.0.2.11:9664" in out
     assert "http://192.0.2.11:9664/metrics" in out
+
+
+def test_dry_run_start_order_is_the_service_plans(paths, capsys, monkeypatch):
+    assert cli.main(paths.args("--dry-run"), env={}) == 0
+    line = "would start: corosync, ready once corosync-cfgtool -s answers, then pacemakerd\n"
+    assert line in capsys.readouterr().out
+
+    def with_booth(opts):  # a service added to the plan shows up, in its place
+        corosync, pacemakerd = services.cluster_plan(opts)
+        return [corosync, services.Service("boothd", ["boothd", "daemon"]), pacemakerd]
+
+    monkeypatch.setitem(services.PLANS, "cluster", with_booth)
+    assert cli.main(paths.args("--dry-run"), env={}) == 0
+    assert "answers, then boothd, then pacemakerd\n" in capsys.readouterr().out
 
 
 def test_bad_metrics_settings_exit_2_and_write_nothing(paths, capsys):
