@@ -8,8 +8,8 @@
 #                   debian:bookworm-slim (Debian 12, Pacemaker 2.1). image/base-image.sh pulls it,
 #                   or makes it locally with debootstrap when no registry is reachable
 #   EXTRA_PACKAGES  more apt packages, e.g. "fence-agents crmsh" (fence-agents: ~100 MB)
-#   ROLE, PORTS     cluster (default) or remote (Pacemaker Remote node) and its EXPOSEd ports
-#                   (`make image-remote` sets both)
+#   ROLE, PORTS     cluster (default), remote (Pacemaker Remote node) or arbitrator (booth)
+#                   and its EXPOSEd ports (`make image-remote`, `make image-arbitrator` set both)
 #   DOCKER_CLI      1: include the docker CLI (Debian's docker-cli or docker.io, binary only);
 #                   0: leave it out (`make image-remote` does, unless DOCKER_CLI=1 is given)
 #   CLOUD           1: the cloud variant, one more layer with boto3 (ocf:pcmk-docker:cloud-vip)
@@ -48,8 +48,9 @@ RUN mkdir -p /out \
 # --- the image
 FROM ${BASE_IMAGE}
 ARG EXTRA_PACKAGES=""
-# cluster: a full node (corosync + pacemaker); remote: a Pacemaker Remote node
-# (pacemaker-remoted, `make image-remote`). Its package list: image/packages/$ROLE.txt.
+# cluster: a full node (corosync + pacemaker, booth for multi-site); remote: a Pacemaker Remote
+# node (pacemaker-remoted, `make image-remote`); arbitrator: boothd alone (`make
+# image-arbitrator`). Its package list: image/packages/$ROLE.txt.
 ARG ROLE=cluster
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 

@@ -54,6 +54,7 @@ VARIANTS = (
         "make image-remote CLOUD=1",
         "pacemaker_docker:remote",
     ),
+    Variant("pacemaker_docker:arbitrator", "booth arbitrator", "make image-arbitrator"),
     Variant("pacemaker_docker:bookworm", "full node", "make image BASE_IMAGE=debian:bookworm-slim"),
     Variant(
         "pacemaker_docker:bookworm-cloud",

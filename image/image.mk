@@ -5,6 +5,7 @@
 #   make image       Docker engine up (image/engine.sh), base image present (image/base-image.sh),
 #                    then docker build -t $(IMAGE)
 #   make image-remote  the same Dockerfile as a lean Pacemaker Remote image, $(REMOTE_IMAGE)
+#   make image-arbitrator  the same Dockerfile as a lean booth arbitrator, $(ARBITRATOR_IMAGE)
 #   make image-variants  all of them (full, cloud, remote, remote-cloud; full and cloud on
 #                    Debian 12), as `make bench` reports them
 #   make image CLOUD=1, make image-remote CLOUD=1   the cloud variants (boto3 for cloud-vip,
@@ -32,6 +33,8 @@
 #   REMOTE_IMAGE     tag `make image-remote` builds (default pacemaker_docker:remote, with
 #                    CLOUD=1 pacemaker_docker:remote-cloud): the
 #                    Pacemaker Remote node (ROLE=remote: image/packages/remote.txt, TCP 3121)
+#   ARBITRATOR_IMAGE tag `make image-arbitrator` builds (default pacemaker_docker:arbitrator): a
+#                    booth arbitrator (ROLE=arbitrator: image/packages/arbitrator.txt, port 9929)
 #   DOCKER_CLI       1 include the docker CLI (31 MB on Debian 13, 44 MB on 12), 0 leave it
 #                    out. Default: 1 for `make image`, 0 for `make image-remote` (a remote
 #                    runs containers as resources, ocf:heartbeat:docker, only with DOCKER_CLI=1)
@@ -61,6 +64,7 @@ DOCKER_CLI ?= 1
 ROLE ?= cluster
 PORTS ?=
 REMOTE_IMAGE ?= pacemaker_docker:remote$(CLOUD_SUFFIX)
+ARBITRATOR_IMAGE ?= pacemaker_docker:arbitrator
 BUILD_FLAGS ?=
 EXPORT_DIR ?= .
 DEMO_PROJECT ?= pcmk_demo
@@ -73,7 +77,7 @@ PCMK_REVISION = $(shell git -C $(PCMK_TOP) describe --always --dirty 2>/dev/null
 PCMK_SOURCE = $(shell git -C $(PCMK_TOP) config --get remote.origin.url 2>/dev/null)
 PCMK_COMPOSE = $(COMPOSE) -p $(DEMO_PROJECT) -f $(PCMK_TOP)/compose.yaml
 
-.PHONY: image image-remote image-variants export demo demo-down engine base-image host-deps
+.PHONY: image image-remote image-arbitrator image-variants export demo demo-down engine base-image host-deps
 
 # A Docker client and engine from Debian when none answers (a fresh machine); a working
 # engine (Docker CE, Docker Desktop, DOCKER_HOST) is used as it is and nothing is installed.
@@ -108,12 +112,18 @@ image-remote:
 	$(MAKE) --no-print-directory image ROLE=remote PORTS=3121/tcp IMAGE=$(REMOTE_IMAGE) \
 		DOCKER_CLI=$(REMOTE_DOCKER_CLI)
 
+# A booth arbitrator runs no resources: no docker CLI, no cloud variant.
+image-arbitrator:
+	$(MAKE) --no-print-directory image ROLE=arbitrator PORTS='9929/tcp 9929/udp' \
+		IMAGE=$(ARBITRATOR_IMAGE) DOCKER_CLI=0 CLOUD=0
+
 # Every variant `make bench` reports (bench/images.py): full, cloud, remote, remote-cloud on
 # the default base, full and cloud on $(OTHER_BASE_IMAGE) (Makefile: Debian 12).
 image-variants: image
 	$(MAKE) --no-print-directory image CLOUD=1
 	$(MAKE) --no-print-directory image-remote
 	$(MAKE) --no-print-directory image-remote CLOUD=1
+	$(MAKE) --no-print-directory image-arbitrator
 	$(MAKE) --no-print-directory image BASE_IMAGE=$(OTHER_BASE_IMAGE)
 	$(MAKE) --no-print-directory image BASE_IMAGE=$(OTHER_BASE_IMAGE) CLOUD=1
 
