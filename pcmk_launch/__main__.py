@@ -1,11 +1,12 @@
-"""`python -m pcmk_launch`: what PID 1 of the container runs.
+"""`python -m pcmk_launch` (and the `pcmk-launch` script pip installs): what PID 1 of the
+container runs.
 
-Signals are blocked first thing, so one that arrives while the config is rendered stays
-pending for the supervisor instead of being lost. The command line is handled (validated,
-rendered, written) in a forked child, so jinja2 and the validators never load into PID 1
-and no second interpreter has to start: the child hands back, through a pipe, what this
-process is to become, the supervisor (its options.Options as a JSON object, and the daemons'
-environment) or a user's command.
+Signals are blocked first thing (on import: the script imports this module, then calls main),
+so one that arrives while the config is rendered stays pending for the supervisor instead of
+being lost. The command line is handled (validated, rendered, written) in a forked child, so
+jinja2 and the validators never load into PID 1 and no second interpreter has to start: the
+child hands back, through a pipe, what this process is to become, the supervisor (its
+options.Options as a JSON object, and the daemons' environment) or a user's command.
 """
 
 import signal
@@ -75,4 +76,5 @@ def main() -> int:
     return supervise(Options.from_dict(what["supervise"]))
 
 
-sys.exit(main())
+if __name__ == "__main__":  # python -m pcmk_launch, and image/pcmk-launch (runpy)
+    sys.exit(main())

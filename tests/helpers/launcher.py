@@ -6,6 +6,7 @@ tests/supervisor/conftest.py."""
 
 from __future__ import annotations
 
+import configparser
 import os
 import signal
 import socket
@@ -16,6 +17,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE = ROOT / "tests" / "supervisor" / "fakes" / "fake_daemon.py"
+
+
+def console_script(directory: Path) -> Path:
+    """The `pcmk-launch` script pip makes from setup.cfg's console_scripts entry, written into
+    directory the way pip writes it (the entry point is read from setup.cfg, not assumed)."""
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    lines = cfg["options.entry_points"]["console_scripts"].strip().splitlines()
+    entries = {
+        name.strip(): target.strip() for name, _, target in (x.partition("=") for x in lines)
+    }
+    module, _, func = entries["pcmk-launch"].partition(":")
+    script = directory / "pcmk-launch"
+    script.write_text(
+        f"#!{sys.executable}\nimport sys\nfrom {module} import {func}\n"
+        f"if __name__ == '__main__':\n    sys.exit({func}())\n"
+    )
+    script.chmod(0o755)
+    return script
 
 
 def children(pid: int) -> list[int]:
@@ -68,6 +88,7 @@ class Launcher:
         self.out = tmp / "launcher.out"
         self.proc: subprocess.Popen | None = None
         self.stdout_pipe = False
+        self.entry = [sys.executable, "-m", "pcmk_launch"]  # or [console_script(...)]
 
     def start_piped(self, **kw) -> Launcher:
         """Start with stdout on a pipe that the test reads (or deliberately does not)."""
@@ -89,7 +110,7 @@ class Launcher:
         env.update({f"FAKE_{k.upper()}": v for k, v in fake.items()})
         env.update(extra)
         self.log_socket = self.tmp / "log"
-        argv = [sys.executable, "-m", "pcmk_launch", f"--corosync-conf={self.tmp}/corosync.conf"]
+        argv = [*map(str, self.entry), f"--corosync-conf={self.tmp}/corosync.conf"]
         argv.append(f"--log-socket={self.log_socket}")
         argv += args or []
         if self.mode == "pid1":

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers.launcher import children, index, names, zombies_of
+from tests.helpers.launcher import children, console_script, index, names, zombies_of
 
 
 def test_ordered_start_and_stop(launcher):
@@ -25,6 +25,17 @@ def test_ordered_start_and_stop(launcher):
     # corosync is signalled only after pacemakerd has exited
     assert index(ev, "pacemakerd exit 0") < index(ev, "corosync got SIGTERM")
     assert "clean stop" in launcher.output()
+
+
+def test_the_pip_installed_script_runs_the_cluster_too(launcher, tmp_path):
+    """setup.cfg's console script, not `python -m pcmk_launch`: it renders, hands off and
+    becomes the supervisor the same way (it once raised after writing the files)."""
+    launcher.entry = [console_script(tmp_path)]
+    launcher.start()
+    launcher.wait_event("pacemakerd start")
+    launcher.signal(signal.SIGTERM)
+    assert launcher.wait() == 0, launcher.output()
+    assert "clean stop" in launcher.output() and "Traceback" not in launcher.output()
 
 
 def test_corosync_is_slow_to_become_ready(launcher):
