@@ -65,6 +65,8 @@ COPY image/apt-install.sh /tmp/apt-install.sh
 # (image/packages/stubs.txt) and no documentation, manual pages or translations.
 # Debian's pacemaker packages generate a random /etc/pacemaker/authkey at install: baked into
 # the image it would be the same Pacemaker Remote key for everyone who pulls it, so it goes.
+# boothd changes into cluster-glue's core directory at start, and every member's booth.conf
+# names the sites' user (hacluster), which the arbitrator image has no package to create.
 RUN shopt -s nullglob \
     && mkdir -p /etc/apt/keyrings \
     && for f in /tmp/apt-sources/*.list /tmp/apt-sources/*.sources; do \
@@ -74,6 +76,11 @@ RUN shopt -s nullglob \
         install -m 0644 "$f" /etc/apt/keyrings/; done \
     && EXTRA_PACKAGES="$EXTRA_PACKAGES" bash /tmp/apt-install.sh "$ROLE" \
     && rm -f /etc/pacemaker/authkey \
+    && mkdir -p /var/lib/heartbeat/cores \
+    && if [ "$ROLE" = arbitrator ] && ! getent passwd hacluster >/dev/null; then \
+        groupadd -r haclient && useradd -r -g haclient -d /var/lib/booth -s /usr/sbin/nologin \
+            hacluster; \
+    fi \
     && rm -rf /tmp/apt-sources /tmp/debs /tmp/packages /tmp/apt-install.sh
 
 COPY --from=docker-cli /out/ /usr/local/bin/

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from . import authkey
 from .errors import Problems
 from .nodelist import parse_address, show
+from .options import BOOTH_PORT as DEFAULT_PORT
 
 SITES, ARBITRATORS, TICKETS, PORT = (
     "PCMK_BOOTH_SITES",
@@ -34,7 +35,6 @@ SITES, ARBITRATORS, TICKETS, PORT = (
 )
 KEY_FILE, KEY_PASSPHRASE = "PCMK_BOOTH_AUTHKEY_FILE", "PCMK_BOOTH_AUTHKEY_PASSPHRASE"
 VARS = (SITES, ARBITRATORS, TICKETS, PORT, KEY_FILE, KEY_PASSPHRASE)
-DEFAULT_PORT = 9929
 CONF = "/etc/booth/booth.conf"
 KEYFILE = "/etc/booth/authkey"
 SECRET = "/run/secrets/booth-authkey"

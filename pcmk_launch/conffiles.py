@@ -11,6 +11,7 @@ import shutil
 import subprocess
 
 from .authkey import REMOTE_MODE, Crypto, RemoteKey
+from .booth import BoothKey
 from .errors import ConfigError, SetupError
 from .fsutil import atomic_write
 from .launchlog import LOG
@@ -97,4 +98,20 @@ def write_config(text: str, path: str, probe_text: str | None = None) -> None:
         raise ConfigError(
             f"--corosync-conf {path}: cannot write it: {exc.strerror}. "
             "Fix: point --corosync-conf at a writable file path."
+        ) from None
+
+
+def write_booth(text: str, conf: str, key: BoothKey, keyfile: str) -> None:
+    """booth.conf and, unless it is already there, booth's key (0600 root: boothd refuses a
+    key anyone else may read)."""
+    directory = os.path.dirname(conf)
+    try:
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        atomic_write(conf, text.encode(), mode=0o644)
+        if key.install:
+            atomic_write(keyfile, key.data, mode=0o600)
+    except OSError as exc:
+        raise SetupError(
+            f"cannot write booth's configuration in {directory}: {exc.strerror}. Fix: give the "
+            f"container a writable {directory} (with --read-only: --tmpfs {directory})."
         ) from None

@@ -40,7 +40,7 @@ def load_cluster(
     args: argparse.Namespace | None = None,
     interfaces: addresses.InterfaceTable | None = None,
     stored: bool = True,
-) -> settings.Cluster | settings.RemoteNode:
+) -> settings.Cluster | settings.RemoteNode | settings.ArbitratorNode:
     """Settings, node list and keys; with stored, the node list `nodes` changed, if in force.
     args: the command line's paths (default: the defaults); interfaces: the host's."""
     if stored:

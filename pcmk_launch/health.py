@@ -3,6 +3,7 @@ judging are pure functions."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 
@@ -25,11 +26,22 @@ class ResourceState:
 
 
 @dataclass(frozen=True)
+class TicketState:
+    """A booth ticket as this site's CIB has it (crm_mon's <tickets>)."""
+
+    id: str
+    granted: bool
+    standby: bool = False
+    last_granted: str = ""
+
+
+@dataclass(frozen=True)
 class ClusterState:
     dc: str | None
     quorate: bool
     nodes: tuple[NodeState, ...]
     resources: tuple[ResourceState, ...] = field(default=())
+    tickets: tuple[TicketState, ...] = field(default=())
 
     def node(self, name: str) -> NodeState | None:
         return next((n for n in self.nodes if n.name == name), None)
@@ -98,12 +110,46 @@ def parse(crm_mon_xml: str, cib_resources: str | None = None) -> ClusterState:
         )
         for r in (section.iter("resource") if section is not None else ())
     )
+    tickets = tuple(
+        TicketState(
+            t.get("id", ""),
+            t.get("status") == "granted",
+            _true(t.get("standby")),
+            t.get("last-granted", ""),
+        )
+        for t in root.findall("tickets/ticket")
+    )
     return ClusterState(
         dc=dc_el.get("name") if present else None,
         quorate=present and _true(dc_el.get("with_quorum")),
         nodes=nodes,
         resources=resources,
+        tickets=tickets,
     )
+
+
+BOOTH_LINE = re.compile(
+    r"ticket: (?P<ticket>[^,]+), leader: (?P<leader>[^,\s]+)"
+    r"(?:, expires: (?P<expires>[^(\[]+?))?\s*(?:\(|\[|$)"
+)
+
+
+def booth_list(text: str) -> list[dict[str, str | None]]:
+    """`booth list`: each ticket, its leader (the site holding it, or NONE) and expiry."""
+    out: list[dict[str, str | None]] = []
+    for line in text.splitlines():
+        m = BOOTH_LINE.match(line.strip())
+        if m:
+            leader = m.group("leader")
+            expires = m.group("expires")
+            out.append(
+                {
+                    "ticket": m.group("ticket"),
+                    "leader": None if leader == "NONE" else leader,
+                    "expires": expires.strip() if expires else None,
+                }
+            )
+    return out
 
 
 def missing_daemons(daemons: dict[str, int | None]) -> list[str]:
@@ -164,6 +210,9 @@ def summary(state: ClusterState, cluster_name: str, local_name: str) -> str:
         where = " ".join(r.nodes) or "nowhere"
         ip = f" {r.ip}" if r.ip else ""
         lines.append(f"resource {r.id} ({r.agent}){ip}: {r.role} on {where}")
+    for t in state.tickets:
+        held = "granted to this site" if t.granted else "not granted here"
+        lines.append(f"ticket {t.id}: {held}{' (standby)' if t.standby else ''}")
     return "\n".join(lines) + "\n"
 
 

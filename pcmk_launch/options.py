@@ -31,6 +31,7 @@ COROSYNC_STOP_TIMEOUT = 20.0  # PCMK_COROSYNC_STOP_TIMEOUT
 LOG_FORMAT = "text"  # PCMK_LOG_FORMAT
 METRICS_ADDRESS = ":9664"  # PCMK_METRICS_ADDRESS (ha_cluster_exporter's own default port)
 REMOTE_PORT = 3121  # pacemaker-remoted's TCP port; pacemaker's own PCMK_remote_port moves it
+BOOTH_PORT = 9929  # booth's UDP/TCP port (PCMK_BOOTH_PORT)
 
 
 class Options:
@@ -49,6 +50,7 @@ class Options:
     metrics_address: str = ""  # "": no exporter; else [HOST]:PORT for ha_cluster_exporter
     role: str = "cluster"  # picks the plan: services.PLANS
     remote_port: int = REMOTE_PORT  # remote role: where pacemaker-remoted listens
+    booth_port: int = BOOTH_PORT  # arbitrator role: where boothd listens
     subdaemon_grace: float = 5.0  # a pacemaker subdaemon gone this long was not respawned
 
     def __init__(self, **values: Any):
@@ -101,4 +103,5 @@ def for_settings(s: Settings, corosync_conf: str, log_socket: str) -> Options:
         metrics_address=s.metrics_address if s.metrics else "",
         role=s.role,
         remote_port=s.remote_port,
+        booth_port=s.booth_port,
     )

@@ -13,13 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
 
-from . import hostcheck, preview
+from . import booth, hostcheck, preview
 from .cibfile import check_cib_schema, seed_cib
-from .conffiles import write_config, write_key, write_remote_key
+from .conffiles import write_booth, write_config, write_key, write_remote_key
 from .config import VAR_NODE_LIST, env_list_matches, load_cluster, read_stored
 from .errors import ConfigError
 from .launchlog import LOG
-from .settings import Cluster, RemoteNode
+from .settings import ArbitratorNode, Cluster, RemoteNode
 from .statedirs import ensure_state_dirs
 
 NO_REMOTED = (
@@ -96,6 +96,8 @@ def prepare_cluster(args: argparse.Namespace, cluster: Cluster) -> Cluster:
         if args.check:
             check_in_a_scratch_dir(cluster, render)
             sys.stdout.write("corosync -t: the rendered config is valid\n")
+        if cluster.booth is not None and cluster.booth_key is not None:
+            prepare_booth(args, cluster.booth, cluster.booth_key, "cluster")
         return cluster
     ensure_state_dirs()
     if cluster.crypto is None and not cluster.standalone:
@@ -115,7 +117,77 @@ def prepare_cluster(args: argparse.Namespace, cluster: Cluster) -> Cluster:
             else:
                 LOG.warning("WARNING: " + finding.line())
     seed_cib(cluster, args.cib_file)
+    if cluster.booth is not None and cluster.booth_key is not None:
+        prepare_booth(args, cluster.booth, cluster.booth_key, "cluster")
     return cluster
+
+
+def booth_hang_refusal(role: str) -> str | None:
+    """booth before 1.2 loops for ever at start on Linux 6.9 and newer: refuse to run it."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f", "${Version}", "booth"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    version, kernel = out.stdout.strip(), os.uname().release
+    if out.returncode != 0 or not booth.hangs_on(version, kernel):
+        return None
+    what = "the arbitrator" if role == "arbitrator" else "this site's boothd"
+    return (
+        f"booth {version} loops for ever at start on this host's kernel, Linux {kernel} (fixed "
+        f"in booth 1.2: ClusterLabs/booth PR #139), so {what} would never come up. Fix: run the "
+        "Debian 13 image (pacemaker_docker:latest, or make image-arbitrator on the default "
+        "base), whose booth is 1.2, or a host kernel older than 6.9."
+    )
+
+
+def prepare_booth(
+    args: argparse.Namespace, conf: booth.Booth, key: booth.BoothKey, role: str
+) -> None:
+    """A site node (role cluster) and an arbitrator: booth.conf and booth's key, unless this is
+    a dry run."""
+    text = booth.render(conf)
+    members = f"{len(conf.sites)} sites, {len(conf.arbitrators)} arbitrator(s)"
+    tickets = " ".join(t.name for t in conf.tickets)
+    if args.dry_run:
+        sys.stdout.write(
+            f"booth: {members}, tickets {tickets}, port {conf.port}; authkey "
+            f"{booth.KEYFILE} ({key.fingerprint})\n--- {booth.CONF} ---\n{text}"
+        )
+        return
+    refusal = booth_hang_refusal(role)
+    if refusal:
+        raise ConfigError(refusal)
+    write_booth(text, booth.CONF, key, booth.KEYFILE)
+    LOG.notice(
+        f"wrote {booth.CONF} ({members}, tickets {tickets}, port {conf.port}; authkey "
+        f"{booth.KEYFILE}, {key.fingerprint})"
+    )
+
+
+def prepare_arbitrator(args: argparse.Namespace, node: ArbitratorNode) -> ArbitratorNode:
+    """PCMK_ROLE=arbitrator: booth.conf and its key; boothd is the only daemon."""
+    if args.check:
+        raise ConfigError(
+            "--check tests corosync.conf with `corosync -t`, and an arbitrator "
+            "(PCMK_ROLE=arbitrator) has none. Fix: drop --check."
+        )
+    if shutil.which("boothd") is None and not args.dry_run:
+        raise ConfigError(
+            "PCMK_ROLE=arbitrator: boothd is not installed here. Fix: run the arbitrator image "
+            "(make image-arbitrator) or the full image."
+        )
+    if args.dry_run:
+        sys.stdout.write("pcmk-launch dry run: nothing is written or started.\n")
+        sys.stdout.write("role: booth arbitrator (boothd alone: no corosync, no pacemaker)\n")
+    prepare_booth(args, node.booth, node.booth_key, "arbitrator")
+    return node
 
 
 def check_in_a_scratch_dir(cluster: Cluster, render: Callable[..., str]) -> None:
@@ -131,7 +203,11 @@ def check_in_a_scratch_dir(cluster: Cluster, render: Callable[..., str]) -> None
         write_config(render(probe), path, render(probe, check=True))
 
 
-ROLE_SETUP: dict[str, Callable] = {"cluster": prepare_cluster, "remote": prepare_remote}
+ROLE_SETUP: dict[str, Callable] = {
+    "cluster": prepare_cluster,
+    "remote": prepare_remote,
+    "arbitrator": prepare_arbitrator,
+}
 
 
 def describe_local(cluster: Cluster) -> str:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from . import health, hostcheck, listening, procs
+from . import booth, health, hostcheck, listening, procs
 from .config import VAR_NODE_LIST, env_with_stored, load_cluster, read_stored
 from .errors import ConfigError, NoClusterState, Problems, report
 from .membership import strangers
@@ -71,9 +71,15 @@ def is_remote(env: Mapping[str, str]) -> bool:
     return env.get("PCMK_ROLE", "cluster") == "remote"
 
 
+def role(env: Mapping[str, str]) -> str:
+    return env.get("PCMK_ROLE", "cluster")
+
+
 def cmd_health(env: Mapping[str, str]) -> int:
     if is_remote(env):
         return cmd_remote_health(env)
+    if role(env) == "arbitrator":
+        return cmd_arbitrator_health(env)
     # The daemons first: crm_mon may still call this node online while its fencer is gone.
     reason = health.judge_daemons(procs.pacemaker_daemons())
     if reason is None:
@@ -91,6 +97,8 @@ def cmd_health(env: Mapping[str, str]) -> int:
 def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
     if is_remote(env):
         return cmd_remote_status(env, as_json)
+    if role(env) == "arbitrator":
+        return cmd_arbitrator_status(env, as_json)
     name = local_node_name(env)
     cluster_name = env.get("PCMK_CLUSTER_NAME", "docker")
     metrics, address = parse_metrics(env, Problems())
@@ -113,6 +121,7 @@ def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
         return 1
     reason = daemons_reason or health.judge(state, name)
     members = node_list_report(env, state)
+    members["booth"] = booth_tickets() if booth.wanted(env) else None
     if as_json:
         data = {"running": True, "cluster_name": cluster_name, "local_node": name}
         data.update(state.to_dict())
@@ -138,12 +147,37 @@ def cmd_status(env: Mapping[str, str], as_json: bool) -> int:
                 f"run the same `pcmk-launch nodes add {other}=ADDR` here; if it was removed, "
                 f"pcmk-launch nodes remove {other} purges it"
             )
+        for line in booth_lines(members["booth"]):
+            print(line)
         for f in daemon_facts["host_findings"]:
             if not f["ok"]:
                 print(f"host: {f['topic']}: {f['text']}. Fix: {f['fix']}")
         if reason:
             print(f"unhealthy: {reason}")
     return 0
+
+
+def booth_tickets() -> list[dict[str, str | None]] | None:
+    """`booth list`: every ticket with the site holding it and its expiry, as booth sees it
+    from here; None when booth does not answer (on a site node, booth runs where the site's
+    booth group runs)."""
+    try:
+        out = _run(["booth", "list"])
+    except NoClusterState:
+        return None
+    return health.booth_list(out.stdout) if out.returncode == 0 else None
+
+
+def booth_lines(tickets: list[dict[str, str | None]] | None) -> list[str]:
+    if tickets is None:
+        return []
+    if not tickets:
+        return ["booth: no tickets"]
+    return [
+        f"booth ticket {t['ticket']}: held by {t['leader'] or 'no site'}"
+        + (f", expires {t['expires']}" if t["expires"] else "")
+        for t in tickets
+    ]
 
 
 def host_report() -> dict:
@@ -233,3 +267,54 @@ def cmd_remote_status(env: Mapping[str, str], as_json: bool) -> int:
         if reason:
             print(f"unhealthy: {reason}")
     return 0 if state.pids else 1
+
+
+# ---- a booth arbitrator --------------------------------------------------------------------
+
+
+def arbitrator_state(env: Mapping[str, str]) -> dict[str, Any]:
+    port = int(env.get(booth.PORT, "").strip() or booth.DEFAULT_PORT)
+    pids = sorted(procs.pids_named("boothd"))
+    listens = listening.listening(port, listening.read_tables())
+    return {"boothd": pids, "port": port, "listening": listens}
+
+
+def judge_arbitrator(state: dict[str, Any]) -> str | None:
+    if not state["boothd"]:
+        return "boothd is not running"
+    if not state["listening"]:
+        return f"boothd is not listening on TCP {state['port']} (yet)"
+    return None
+
+
+def cmd_arbitrator_health(env: Mapping[str, str]) -> int:
+    state = arbitrator_state(env)
+    reason = judge_arbitrator(state)
+    if reason:
+        print(f"unhealthy: {reason}")
+        return 1
+    print(f"healthy: the booth arbitrator is listening on port {state['port']}")
+    return 0
+
+
+def cmd_arbitrator_status(env: Mapping[str, str], as_json: bool) -> int:
+    """An arbitrator holds no ticket but sees who does: `booth list` from here."""
+    state = arbitrator_state(env)
+    reason = judge_arbitrator(state)
+    tickets = booth_tickets() if state["boothd"] else None
+    if as_json:
+        data = {"role": "arbitrator", "running": bool(state["boothd"]), **state}
+        data.update({"healthy": reason is None, "unhealthy_reason": reason, "tickets": tickets})
+        print(json.dumps(data, indent=2))
+    else:
+        pid = " ".join(map(str, state["boothd"])) or "none"
+        listens = "listening" if state["listening"] else "NOT listening"
+        print(
+            f"booth arbitrator {os.uname().nodename}: boothd pid {pid}, {listens} on port "
+            f"{state['port']}"
+        )
+        for line in booth_lines(tickets):
+            print(line)
+        if reason:
+            print(f"unhealthy: {reason}")
+    return 0 if state["boothd"] else 1

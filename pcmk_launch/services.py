@@ -204,5 +204,26 @@ def remote_plan(opts: Options) -> list[Service]:
     return [remoted]
 
 
+BOOTH_CONF = "/etc/booth/booth.conf"  # booth.CONF, here to keep PID 1's imports light
+
+
+def arbitrator_plan(opts: Options) -> list[Service]:
+    """PCMK_ROLE=arbitrator: boothd alone, in the foreground (-S), ready once it listens on
+    booth's TCP port (opts.booth_port). It logs to stderr, that is the container's log; its
+    syslog copy is turned off (HA_logfacility=none, in the daemons' environment)."""
+    port = opts.booth_port
+    boothd = Service(
+        "boothd",
+        ["boothd", "daemon", "-S", "-c", BOOTH_CONF],
+        ready=[sys.executable, "-m", "pcmk_launch.listening", str(port)],
+        ready_note=f"ready once it listens on TCP {port}",
+        ready_timeout=opts.start_timeout,
+        stop_timeout=min(opts.stop_timeout, 20.0),
+        stop_note="an arbitrator holds no ticket: the sites keep theirs",
+        started_note=f"booth arbitrator on port {port}",
+    )
+    return [boothd]
+
+
 # PCMK_ROLE -> the plan the supervisor runs; a new role is a new entry, not a new branch.
-PLANS = {"cluster": cluster_plan, "remote": remote_plan}
+PLANS = {"cluster": cluster_plan, "remote": remote_plan, "arbitrator": arbitrator_plan}

@@ -11,7 +11,8 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from . import addresses, authkey, nodelist
+from . import addresses, authkey, booth, nodelist
+from .booth import Booth, BoothKey
 from .errors import Problems
 from .nodelist import Node, show
 from .options import (
@@ -46,7 +47,8 @@ STANDALONE_PROPERTY_PAIRS = (*DEFAULT_PROPERTY_PAIRS, ("stonith-enabled", "false
 VARIABLES: dict[str, tuple[str, str]] = {
     "PCMK_ROLE": (
         "cluster",
-        "cluster: a full node (corosync + pacemakerd); remote: pacemaker-remoted",
+        "cluster: a full node (corosync + pacemakerd); remote: pacemaker-remoted; "
+        "arbitrator: boothd",
     ),
     "PCMK_NODE_LIST": (
         "",
@@ -92,8 +94,14 @@ VARIABLES: dict[str, tuple[str, str]] = {
         METRICS_ADDRESS,
         "[HOST]:PORT the exporter listens on (empty HOST: all)",
     ),
+    booth.SITES: ("", "multi-site: each site's booth address (a VIP there), space-separated"),
+    booth.ARBITRATORS: ("", "multi-site: the booth arbitrators' addresses"),
+    booth.TICKETS: ("", "multi-site: tickets, NAME[:expire=S,acquire-after=S,...] each"),
+    booth.PORT: (str(booth.DEFAULT_PORT), "booth's UDP/TCP port, the same everywhere"),
+    booth.KEY_FILE: ("", "booth's key (default: the secret booth-authkey, /etc/booth/authkey)"),
+    booth.KEY_PASSPHRASE: ("", "derive booth's key from this, the same at every site"),
 }
-ROLES = ("cluster", "remote")
+ROLES = ("cluster", "remote", "arbitrator")
 # Settings that configure corosync, its key, the CIB seed or the exporter: a remote node runs
 # none of these, so setting one there is a mistake worth refusing rather than ignoring.
 CLUSTER_ONLY = (
@@ -137,6 +145,16 @@ class Settings:
     metrics: bool = False
     metrics_address: str = METRICS_ADDRESS
     remote_port: int = REMOTE_PORT
+    booth_port: int = booth.DEFAULT_PORT
+
+
+@dataclass(frozen=True)
+class ArbitratorNode:
+    """PCMK_ROLE=arbitrator: boothd alone, voting on tickets between sites."""
+
+    settings: Settings
+    booth: Booth
+    booth_key: BoothKey
 
 
 @dataclass(frozen=True)
@@ -158,6 +176,8 @@ class Cluster:
     quorum: tuple[tuple[str, str], ...] = field(default=())  # with two_node filled in
     crypto: authkey.Crypto | None = None  # None: no encryption (standalone or PCMK_CRYPTO=off)
     remote_key: authkey.RemoteKey | None = None  # None: no Pacemaker Remote key set
+    booth: Booth | None = None  # None: no PCMK_BOOTH_* (a single-site cluster)
+    booth_key: BoothKey | None = None
 
 
 def _number(env: Mapping[str, str], var: str, low: int, high: int, unit: str, problems: Problems):
@@ -269,8 +289,8 @@ def parse_settings(env: Mapping[str, str], problems: Problems) -> Settings:
     role = env.get("PCMK_ROLE", "cluster")
     if role not in ROLES:
         problems.add(
-            f"PCMK_ROLE={show(role)} is unknown. Fix: use cluster (a full node, the default) "
-            "or remote (a Pacemaker Remote node)."
+            f"PCMK_ROLE={show(role)} is unknown. Fix: use cluster (a full node, the default), "
+            "remote (a Pacemaker Remote node) or arbitrator (a booth arbitrator)."
         )
     name = env.get("PCMK_CLUSTER_NAME", "docker")
     if not CLUSTER_NAME_RE.match(name):
@@ -333,6 +353,10 @@ def pacemaker_env(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
     }
     if settings.log_level == "debug":
         wanted["PCMK_debug"] = "yes"
+    if settings.role == "arbitrator":
+        # boothd -S logs to stderr (the container's log) and, through cluster-glue, to syslog
+        # too: once is enough.
+        wanted["HA_logfacility"] = "none"
     return {k: v for k, v in wanted.items() if k not in env}
 
 
@@ -399,7 +423,7 @@ def load(
     conf_dir: str = "/etc/corosync",
     run_dir: str = RUN_DIR,
     remote_owners: tuple[int, ...] = (0,),
-) -> Cluster | RemoteNode:
+) -> Cluster | RemoteNode | ArbitratorNode:
     """Settings, cluster and key in one go; raises ConfigError listing every problem.
 
     The default key_reader finds no key file, so pure callers (tests, previews) either give
@@ -409,6 +433,8 @@ def load(
     problems = Problems()
     if env.get("PCMK_ROLE") == "remote":
         return load_remote(env, key_reader, problems, remote_owners)
+    if env.get("PCMK_ROLE") == "arbitrator":
+        return load_arbitrator(env, interfaces, key_reader, problems)
     settings = parse_settings(env, problems)
     cluster = build_cluster(settings, interfaces, resolver, problems)
     standalone = not settings.node_list.strip()
@@ -419,6 +445,8 @@ def load(
     remote_key = authkey.resolve_remote(
         env, settings.cluster_name, key_reader, problems, owners=remote_owners
     )
+    sites = booth.parse(env, problems)
+    booth_key = booth.resolve_key(env, key_reader, problems) if sites else None
     if crypto is not None and settings.transport == "udpu":
         problems.add(
             "PCMK_TRANSPORT=udpu cannot encrypt (corosync does crypto on knet only). "
@@ -426,7 +454,14 @@ def load(
         )
     problems.raise_if_any()
     assert cluster is not None
-    return replace(cluster, crypto=crypto, remote_key=remote_key)
+    return replace(
+        cluster,
+        crypto=crypto,
+        remote_key=remote_key,
+        booth=sites,
+        booth_key=booth_key,
+        settings=replace(cluster.settings, booth_port=sites.port if sites else booth.DEFAULT_PORT),
+    )
 
 
 def remote_port(env: Mapping[str, str], problems: Problems) -> int:
@@ -443,6 +478,41 @@ def remote_port(env: Mapping[str, str], problems: Problems) -> int:
         )
         return REMOTE_PORT
     return int(raw)
+
+
+def load_arbitrator(
+    env: Mapping[str, str],
+    interfaces: addresses.InterfaceTable,
+    key_reader: authkey.KeyReader,
+    problems: Problems,
+) -> ArbitratorNode:
+    """PCMK_ROLE=arbitrator: booth's configuration and key; one of PCMK_BOOTH_ARBITRATORS must
+    be this host's (boothd finds its role by its own address). Nothing of a cluster node."""
+    remote_key = ("PCMK_REMOTE_AUTHKEY_FILE", "PCMK_REMOTE_AUTHKEY_PASSPHRASE")
+    not_here: tuple[str, ...] = (*CLUSTER_ONLY, *METRICS_VARS, *remote_key)
+    for var in not_here:
+        value = env.get(var, "").strip()
+        if value and not (var == "PCMK_METRICS" and value == "off"):
+            problems.add(
+                f"{var} is set, but PCMK_ROLE=arbitrator runs boothd alone: no corosync, no "
+                f"pacemaker, no exporter. Fix: unset {var} on the arbitrator."
+            )
+    rest = {k: v for k, v in env.items() if k not in not_here}
+    conf = booth.parse(env, problems, role="arbitrator")
+    key = booth.resolve_key(env, key_reader, problems)
+    settings = parse_settings(rest, problems)
+    if conf is not None:
+        local = addresses.local_set(interfaces)
+        if not any(a in local for a in conf.arbitrators):
+            listing = ", ".join(sorted(a for a in local if a not in ("127.0.0.1", "::1")))
+            problems.add(
+                f"{booth.ARBITRATORS}: none of {' '.join(conf.arbitrators)} is an address of "
+                f"this host (it has {listing or 'only loopback'}). Fix: list this host's "
+                "address, and run the container with --net=host or --ip ADDR."
+            )
+    problems.raise_if_any()
+    assert conf is not None and key is not None
+    return ArbitratorNode(replace(settings, cluster_properties=(), booth_port=conf.port), conf, key)
 
 
 def load_remote(
