@@ -138,6 +138,23 @@ def cvip_failures(host: Host) -> list[str]:
     ]
 
 
+def probe_result(viewer: Host, node: str) -> str | None:
+    """The rc-code of cvip's probe (a monitor with interval 0) on node, from viewer's CIB;
+    None until the probe has run there since the node (re)joined and has finished (while it
+    runs, Pacemaker records it as pending: op-status -1, rc-code 193)."""
+    xml = viewer.run(["cibadmin", "--query", "--scope", "status"]).stdout
+    for state in ET.fromstring(xml).iter("node_state"):
+        if state.get("uname") != node:
+            continue
+        for rsc in state.iter("lrm_resource"):
+            if rsc.get("id") == "cvip":
+                for op in rsc.iter("lrm_rsc_op"):
+                    probe = op.get("operation") == "monitor" and op.get("interval") == "0"
+                    if probe and op.get("op-status") == "0":
+                        return op.get("rc-code")
+    return None
+
+
 def test_cloud_vip_moves_with_a_power_cut(provider_mountpoint, agent_dir, make_cluster, capsys):
     require_moto()
     probe = subprocess.run(["/usr/bin/python3", "-c", "import boto3"], capture_output=True)
@@ -247,7 +264,21 @@ def test_cloud_vip_moves_with_a_power_cut(provider_mountpoint, agent_dir, make_c
         first.start(LAUNCHER_ARGV, env)
         imds_procs.append((first.name, start_imds(first, instance_of[first.name])))
         c.wait_converged(timeout=90)
-        time.sleep(12)  # two monitor intervals and the probe
+        # Handshakes instead of a fixed wait: the rejoined node's probe is in the CIB, and a
+        # monitor of cvip run now on its holder (as pacemaker runs it) still finds it there.
+        probed = wait_for(
+            lambda: probe_result(viewer, first.name),
+            60,
+            f"cvip's probe on {first.name} in the CIB",
+            until=lambda rc: rc is not None,
+        )
+        assert probed == "7", f"the probe on {first.name} found cvip (rc {probed})"
+        check = new.run(
+            ["crm_resource", "--force-check", "--resource", "cvip"],
+            check=False,
+            env={"AWS_CONFIG_FILE": "/nonexistent/aws-config"},  # as the daemons: no files
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
         assert holder() == [moved]
         s = cluster_state(viewer)
         assert s["resources"]["cvip"]["nodes"] == [moved], describe_state(s)

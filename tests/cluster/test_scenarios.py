@@ -283,7 +283,6 @@ def test_hard_node_loss_majority_keeps_quorum(make_cluster, timing):
     state = c.wait_converged(timeout=60)
     victim = c.host(state["dc"])  # the hard case: the DC dies
     rest = [h for h in c.hosts if h is not victim]
-    marks = {h.name: log_mark(h) for h in rest}
 
     t0 = time.monotonic()
     assert victim.kill() == -9
@@ -305,10 +304,7 @@ def test_hard_node_loss_majority_keeps_quorum(make_cluster, timing):
         until=lambda a: a[victim.name]["unclean"] == "true",
     )  # fmt: skip
     assert attrs[victim.name]["online"] == "false"
-    assert attrs[victim.name]["expected_up"] == "true"
-    # corosync's word for a member that vanished (absent after a graceful leave):
-    lost = "Failed to receive the leave message"
-    assert any(lost in log_since(h, marks[h.name]) for h in rest), f"no {lost!r} on any survivor"
+    assert attrs[victim.name]["expected_up"] == "true"  # it never said goodbye
 
 
 # --------------------------------------------------------------------------
@@ -533,16 +529,17 @@ def test_graceful_leave_moves_vip_first(vip_cluster, timing):
     timing("graceful stop of the VIP holder (SIGTERM -> launcher exit)", t_stop)
     timing(f"VIP gap during graceful leave (ping every {pinger.interval}s)", gap)
 
-    # The leaving host: exit 0, no SIGKILL, the VIP stopped before corosync was stopped.
+    # The leaving host: exit 0, no SIGKILL, the VIP stopped before corosync was stopped. Read
+    # from its eth0 and the launcher's own lines, not from Pacemaker's wording: only IPaddr2's
+    # stop removes the address, a clean pacemakerd exits only once its resources are stopped,
+    # and the launcher signals corosync only after pacemakerd has exited.
     assert_clean_stop(leaver, rc)
+    assert not has_address(leaver), f"{VIP} still on the stopped {leaver.name}'s eth0"
     log = current_run_log(leaver)
     log = log[log.index("[pcmk-launch] received SIGTERM") :]
-    # pacemaker 2.1 logs the result as "ok", 3.0 as "OK"
-    found = re.search(rf"Result of stop operation for vip on {leaver.name}: (ok|OK)\b", log)
-    stopped = found.start() if found else -1
+    pacemakerd_stopped = log.find("[pcmk-launch] pacemakerd stopped (exit code 0)")
     corosync_stop = log.find("[pcmk-launch] sending SIGTERM to corosync")
-    assert stopped != -1, log
-    assert corosync_stop != -1 and stopped < corosync_stop, log
+    assert -1 < pacemakerd_stopped < corosync_stop, log
 
     # The others: VIP elsewhere (it was started before the leaver was gone from their view),
     # the leaver plain offline (a clean leave, not a loss), nothing fenced.

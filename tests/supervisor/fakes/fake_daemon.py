@@ -2,6 +2,9 @@
 """Fake corosync / pacemakerd / corosync-cfgtool / ha_cluster_exporter / pacemaker-remoted /
 crmadmin for supervisor tests (never the real ones).
 
+The fake corosync-cfgtool answers `-s` with 0 once the fake corosync is ready; with
+FAKE_COROSYNC_CFGTOOL_RECORD set it records each such probe as an event.
+
 The fake pacemakerd forks the six subdaemons (named like the real ones in /proc/PID/comm)
 and respawns one that exits, except those in FAKE_PACEMAKERD_NO_RESPAWN (comma-separated: the
 wedge of issue 30); FAKE_PACEMAKERD_NEVER names subdaemons it never starts at all. The fake
@@ -165,7 +168,10 @@ def cfgtool() -> None:
     if "-R" in sys.argv:
         event("reload")
         sys.exit(0)
-    sys.exit(0 if os.path.exists(READY) else 1)
+    ready = os.path.exists(READY)
+    if opt("RECORD"):  # each readiness probe and what it answered, in order with the rest
+        event("probe ready" if ready else "probe not ready")
+    sys.exit(0 if ready else 1)
 
 
 def crmadmin() -> None:
