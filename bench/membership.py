@@ -19,7 +19,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-from bench.run import DOCS, log, machine, publish
+from bench.run import DOCS, log, machine, publish, replace_section
 from tests.harness import membership
 from tests.harness.cluster import Cluster
 from tests.harness.hosts import assert_no_leftovers, require_harness
@@ -93,17 +93,7 @@ def section(result: dict) -> str:
 
 
 def write_section(result: dict) -> None:
-    text = DOCS.read_text()
-    new = section(result)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + new + rest.split(END, 1)[1].lstrip("\n")
-    elif "<!-- results -->" in text:
-        head, rest = text.split("<!-- results -->", 1)
-        text = head + new + "\n<!-- results -->" + rest
-    else:
-        text += "\n" + new
-    DOCS.write_text(text)
+    replace_section(BEGIN, END, section(result))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.run import DOCS, BenchError, log, machine, publish, stats, table
+from bench.run import BenchError, log, machine, publish, replace_section, stats, table
 from tests.harness.cluster import LAUNCHER_ARGV, Cluster, launcher_env, wait_state
 from tests.harness.hosts import Host, assert_no_leftovers, require_harness
 from tests.harness.remote import (
@@ -271,19 +271,7 @@ def section(result: dict) -> str:
 
 
 def write_section(result: dict) -> None:
-    """Replace this module's section of docs/benchmarks.md; a new one goes before bench/run.py's
-    results (which bench/run.py rewrites: what precedes them is kept)."""
-    text = DOCS.read_text()
-    new = section(result)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + new + rest.split(END, 1)[1].lstrip("\n")
-    elif "<!-- results -->" in text:
-        head, rest = text.split("<!-- results -->", 1)
-        text = head + new + "\n<!-- results -->" + rest
-    else:
-        text += "\n" + new
-    DOCS.write_text(text)
+    replace_section(BEGIN, END, section(result))
 
 
 def main(argv: list[str] | None = None) -> int:

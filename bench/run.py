@@ -627,6 +627,22 @@ drift on a shared machine: compare ratios.
 """
 
 
+def replace_section(begin: str, end: str, new: str) -> None:
+    """Put a module's section (new, from begin to end) into docs/benchmarks.md: in place of
+    its previous one, else before bench/run.py's results (which bench/run.py rewrites: what
+    precedes them is kept), else at the end."""
+    text = DOCS.read_text() if DOCS.exists() else ""
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + new + "\n" + rest.split(end, 1)[1].lstrip("\n")
+    elif "<!-- results -->" in text:
+        head, rest = text.split("<!-- results -->", 1)
+        text = head + new + "\n<!-- results -->" + rest
+    else:
+        text += "\n" + new
+    DOCS.write_text(text)
+
+
 def publish(
     label: str,
     compute: Callable[[], dict],
@@ -664,9 +680,11 @@ def main(argv: list[str] | None = None) -> int:
     code = publish("bench", lambda: run(reps, args.quick), table, RESULTS, write_docs, args.no_docs)
     if code != 0 or args.quick:  # None (skipped) too
         return code or 0
-    from bench import remote  # 3 full + 8 and + 24 remote hosts: minutes, full runs only
+    from bench import membership, remote  # minutes each: full runs only
 
-    return remote.main(["--reps", str(min(reps, 3))] + (["--no-docs"] if args.no_docs else []))
+    tail = ["--no-docs"] if args.no_docs else []
+    code = remote.main(["--reps", str(min(reps, 3)), *tail])
+    return code or membership.main(["--reps", str(min(reps, 3)), *tail])
 
 
 if __name__ == "__main__":
