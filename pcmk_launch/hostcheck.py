@@ -54,6 +54,14 @@ REMOTE_REQUIRED_CAPS = {
     "CHOWN": "the launcher gives pacemaker's state directories to hacluster and the remote "
     "key to the haclient group",
 }
+# A booth arbitrator (PCMK_ROLE=arbitrator), measured the same way (Debian 13, booth 1.2):
+# without SETUID or SETGID boothd exits at start ("setreuid() didn't work"), without KILL the
+# launcher cannot stop it. CHOWN only spares a logged error (boothd chowns its lock file).
+ARBITRATOR_REQUIRED_CAPS = {
+    "KILL": "the launcher stops boothd, which runs as an unprivileged user",
+    "SETGID": "boothd drops root for its own group at start",
+    "SETUID": "boothd drops root for its own user at start",
+}
 # Without it the stack runs, but pacemaker's daemons stay root: warned, not refused.
 LEAST_PRIVILEGE_CAPS = {"SETUID": "pacemakerd runs its daemons as hacluster instead of root"}
 

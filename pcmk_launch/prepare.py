@@ -178,14 +178,19 @@ def prepare_arbitrator(args: argparse.Namespace, node: ArbitratorNode) -> Arbitr
             "--check tests corosync.conf with `corosync -t`, and an arbitrator "
             "(PCMK_ROLE=arbitrator) has none. Fix: drop --check."
         )
-    if shutil.which("boothd") is None and not args.dry_run:
-        raise ConfigError(
-            "PCMK_ROLE=arbitrator: boothd is not installed here. Fix: run the arbitrator image "
-            "(make image-arbitrator) or the full image."
-        )
     if args.dry_run:
         sys.stdout.write("pcmk-launch dry run: nothing is written or started.\n")
         sys.stdout.write("role: booth arbitrator (boothd alone: no corosync, no pacemaker)\n")
+    else:
+        facts = getattr(args, "host_facts", None) or hostcheck.read_facts()
+        refusals = [hostcheck.caps_refusal(facts, hostcheck.ARBITRATOR_REQUIRED_CAPS)]
+        if shutil.which("boothd") is None:
+            refusals.append(
+                "PCMK_ROLE=arbitrator: boothd is not installed here. Fix: run the arbitrator "
+                "image (make image-arbitrator) or the full image."
+            )
+        if any(refusals):
+            raise ConfigError([r for r in refusals if r])
     prepare_booth(args, node.booth, node.booth_key, "arbitrator")
     return node
 

@@ -91,3 +91,26 @@ def test_status_reads_the_sites_tickets_and_what_booth_lists():
         {"ticket": "db", "leader": "192.0.2.50", "expires": "2026-12-07 01:40:12"},
         {"ticket": "web", "leader": None, "expires": None},
     ]
+
+
+def test_an_arbitrator_without_kill_setuid_or_setgid_is_refused_before_anything_is_written(
+    tmp_path, capsys
+):
+    from pcmk_launch.hostcheck import HostFacts
+
+    facts = HostFacts(
+        caps=("CHOWN", "SETUID"),
+        rmem_max=None,
+        wmem_max=None,
+        realtime=None,
+        memlock=None,
+        engine_socket=None,
+        corosync_version=None,
+    )
+    argv = ["render", f"--corosync-conf={tmp_path / 'corosync.conf'}"]
+    interfaces = {"eth0": ["203.0.113.5"]}
+    code = cli.main(argv, env=ARBITRATOR, interfaces=interfaces, host_facts=facts)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "CAP_KILL: the launcher stops boothd" in err and "CAP_SETGID" in err
+    assert "--cap-add=KILL --cap-add=SETGID" in err and "SETUID:" not in err
