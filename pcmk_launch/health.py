@@ -14,6 +14,8 @@ class NodeState:
     online: bool
     standby: bool = False
     id: str = ""  # corosync's nodeid for a cluster node (a remote node's is its name)
+    type: str = "member"  # "remote" for a Pacemaker Remote (or guest) node
+    unclean: bool = False  # lost without a clean leave and not fenced (yet)
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,8 @@ class ResourceState:
     role: str
     nodes: tuple[str, ...]
     ip: str | None = None  # for IPaddr2 resources, when the CIB was given
+    active: bool = False
+    failed: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,12 @@ def parse(crm_mon_xml: str, cib_resources: str | None = None) -> ClusterState:
     present = _true(dc_el.get("present"))
     nodes = tuple(
         NodeState(
-            n.get("name", ""), _true(n.get("online")), _true(n.get("standby")), n.get("id", "")
+            n.get("name", ""),
+            _true(n.get("online")),
+            _true(n.get("standby")),
+            n.get("id", ""),
+            n.get("type", "member"),
+            _true(n.get("unclean")),
         )
         for n in root.findall("nodes/node")
     )
@@ -107,6 +116,8 @@ def parse(crm_mon_xml: str, cib_resources: str | None = None) -> ClusterState:
             r.get("role", ""),
             tuple(n.get("name", "") for n in r.findall("node")),
             ips.get(r.get("id", "")),
+            _true(r.get("active")),
+            _true(r.get("failed")),
         )
         for r in (section.iter("resource") if section is not None else ())
     )

@@ -2,11 +2,12 @@
 
 - :func:`corosync_conf` renders a corosync 3 (knet) config for a set of hosts;
 - :func:`seed_cib` writes an initial cib.xml (e.g. dc-deadtime) before first start;
-- :func:`cluster_state` parses ``crm_mon --output-as=xml`` run inside a host;
+- :func:`cluster_state` parses ``crm_mon --output-as=xml`` run inside a host (with the
+  launcher's own parser, pcmk_launch.health);
 - :func:`wait_converged` / :func:`wait_state` poll it with a deadline;
 - :class:`Cluster` bundles a :class:`~tests.harness.hosts.Network` and its hosts.
 
-Stdlib only.
+Stdlib only, and pcmk_launch.health (stdlib too).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from pcmk_launch import health
 
 from .hosts import HERE, Host, Network, assert_no_leftovers, wait_for
 
@@ -166,80 +169,55 @@ def seed_cib(
 # cluster state
 
 
-def _bool(v: str | None) -> bool:
-    return v == "true"
-
-
 def parse_crm_mon(xml: str) -> dict[str, Any]:
-    """Parse ``crm_mon --output-as=xml`` (pacemaker 2.1) into a plain dict::
+    """``crm_mon --output-as=xml``, parsed by the launcher's own parser (pcmk_launch.health,
+    as `pcmk-launch status` does), as the plain dict the tests read::
 
         {"dc": "node1" | None, "dc_present": bool, "have_quorum": bool,
-         "nodes": {name: {"id", "online", "standby", "maintenance", "unclean",
-                          "pending", "shutdown", "type"}},
+         "nodes": {name: {"id", "online", "standby", "unclean", "type"}},
          "online": [names], "offline": [names],
          "resources": {id: {"agent", "role", "active", "failed", "nodes": [names]}}}
 
-    Resources inside groups/clones/bundles are listed flat by their own id
-    (clone instances share an id, so their ``nodes`` are merged).
+    Resources inside groups/clones/bundles are listed flat by their own id (clone instances
+    share an id, so their ``nodes`` are merged). Raises ValueError for output that is not a
+    cluster status (e.g. before the CIB is up).
     """
-    root = ET.fromstring(xml)
-    state: dict[str, Any] = {
-        "dc": None,
-        "dc_present": False,
-        "have_quorum": False,
-        "nodes": {},
-        "online": [],
-        "offline": [],
-        "resources": {},
-    }
-    dc = root.find("summary/current_dc")
-    if dc is not None:
-        state["dc_present"] = _bool(dc.get("present"))
-        state["have_quorum"] = _bool(dc.get("with_quorum"))
-        if state["dc_present"]:
-            state["dc"] = dc.get("name")
-    for node in root.findall("nodes/node"):
-        name = node.get("name")
-        info = {
-            "id": node.get("id"),
-            "online": _bool(node.get("online")),
-            "standby": _bool(node.get("standby")),
-            "maintenance": _bool(node.get("maintenance")),
-            "unclean": _bool(node.get("unclean")),
-            "pending": _bool(node.get("pending")),
-            "shutdown": _bool(node.get("shutdown")),
-            "type": node.get("type"),
+    mon = health.parse(xml)
+    nodes = {
+        n.name: {
+            "id": n.id,
+            "online": n.online,
+            "standby": n.standby,
+            "unclean": n.unclean,
+            "type": n.type,
         }
-        state["nodes"][name] = info
-        state["online" if info["online"] else "offline"].append(name)
-    state["online"].sort()
-    state["offline"].sort()
-    resources = root.find("resources")
-    for res in resources.iter("resource") if resources is not None else ():
-        rid = res.get("id")
-        entry = state["resources"].setdefault(
-            rid,
-            {
-                "agent": res.get("resource_agent"),
-                "role": res.get("role"),
-                "active": False,
-                "failed": False,
-                "nodes": [],
-            },
+        for n in mon.nodes
+    }
+    resources: dict[str, dict[str, Any]] = {}
+    for r in mon.resources:
+        entry = resources.setdefault(
+            r.id, {"agent": r.agent, "role": r.role, "active": False, "failed": False, "nodes": []}
         )
-        entry["active"] = entry["active"] or _bool(res.get("active"))
-        entry["failed"] = entry["failed"] or _bool(res.get("failed"))
-        if _bool(res.get("active")):
-            entry["role"] = res.get("role")
-        entry["nodes"] += [n.get("name") for n in res.findall("node")]
-        entry["nodes"].sort()
-    return state
+        entry["active"] = entry["active"] or r.active
+        entry["failed"] = entry["failed"] or r.failed
+        if r.active:
+            entry["role"] = r.role
+        entry["nodes"] = sorted(entry["nodes"] + list(r.nodes))
+    return {
+        "dc": mon.dc,
+        "dc_present": mon.dc is not None,
+        "have_quorum": mon.quorate,
+        "nodes": nodes,
+        "online": sorted(n.name for n in mon.nodes if n.online),
+        "offline": sorted(n.name for n in mon.nodes if not n.online),
+        "resources": resources,
+    }
 
 
 def cluster_state(host: Host, timeout: float = 15) -> dict[str, Any]:
     """Run ``crm_mon -1 --inactive --output-as=xml`` on ``host`` and parse it.
 
-    Raises (HostCommandError, ET.ParseError, TimeoutExpired) when crm_mon
+    Raises (HostCommandError, ValueError, TimeoutExpired) when crm_mon
     cannot answer, e.g. before the CIB is up: :func:`wait_state` retries those.
     """
     res = host.run(["crm_mon", "-1", "--inactive", "--output-as=xml"], timeout=timeout)

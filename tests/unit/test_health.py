@@ -53,6 +53,25 @@ def test_parse_running_cluster():
     assert st.resources[1].id == "d" and st.resources[1].nodes == ()
 
 
+def test_parse_tells_node_types_unclean_nodes_and_active_or_failed_resources():
+    xml = RUNNING.format(q="true", n3="false").replace(
+        '<node name="node3" id="3" online="false" standby="false"/>',
+        '<node name="node3" id="3" online="false" standby="false" unclean="true" type="member"/>'
+        '<node name="r1" id="r1" online="true" type="remote"/>',
+    )
+    xml = xml.replace(
+        'role="Stopped" active="false"', 'role="Stopped" active="false" failed="true"'
+    )
+    st = health.parse(xml)
+    assert [(n.name, n.type, n.unclean) for n in st.nodes[2:]] == [
+        ("node3", "member", True), ("r1", "remote", False)
+    ]  # fmt: skip
+    assert [(r.id, r.active, r.failed) for r in st.resources] == [
+        ("vip", True, False), ("d", False, True)
+    ]  # fmt: skip
+    assert st.to_dict()["resources"][1]["failed"] is True  # status --json says so too
+
+
 @pytest.mark.parametrize(
     ("xml", "name", "reason"),
     [
