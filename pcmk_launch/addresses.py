@@ -59,7 +59,10 @@ def read_interfaces() -> InterfaceTable:  # pragma: no cover - thin shell over n
 
     table: InterfaceTable = {}
     for iface in netifaces.interfaces():
-        info = netifaces.ifaddresses(iface)
+        try:
+            info = netifaces.ifaddresses(iface)
+        except ValueError:  # removed since it was listed (a veth of a container going away)
+            continue
         addrs = [
             a["addr"] for fam in (netifaces.AF_INET, netifaces.AF_INET6) for a in info.get(fam, [])
         ]
