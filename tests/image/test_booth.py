@@ -8,6 +8,7 @@ runs at the site the ticket is granted to, and only there.
   expire + acquire-after and starts it. A watcher polls both sites every 0.5 s: never both.
 - The arbitrator lost: nothing moves.
 - `booth revoke` and `booth grant` move the ticket back, never both.
+- The two sites lose each other but both reach the arbitrator: the holder keeps the ticket.
 Ticket failover (cut to the group started at the other site) is printed as a TIMING line beside
 the configured expire; it is not asserted.
 """
@@ -74,6 +75,15 @@ class Sites:
                      str(self.subnets[other]), "via", self.gateway(site)],
                     check=True,
                 )  # fmt: skip
+
+    def unroute(self, container: str, other: str) -> None:
+        """Cut this container off from another site's network (its route there goes)."""
+        pid = inspect(container, "{{.State.Pid}}")
+        subprocess.run(
+            ["nsenter", "-t", pid, "-n", "ip", "route", "replace", "unreachable",
+             str(self.subnets[other])],
+            check=True,
+        )  # fmt: skip
 
     def start_router(self) -> None:
         name = self.resources.container(self.router)
@@ -276,4 +286,25 @@ def test_revoke_and_grant_move_the_ticket_cleanly(sites):
         s.booth("grant", "-s", s.booth_addr["a"], "db")
         s.wait_running("a")
     finally:
+        watcher.stop()
+
+
+def test_sites_that_lose_each_other_but_reach_the_arbitrator_keep_the_ticket_where_it_is(sites):
+    """booth's rule: the holder renews with the arbitrator's vote (2 of 3), so it keeps the
+    ticket; the other site, with only the arbitrator's vote for it too, cannot take it."""
+    s = sites
+    assert s.running_at("a") is True
+    watcher = Watcher(s)
+    try:
+        for site, other in (("a", "b"), ("b", "a")):
+            for n in (f"{site}1", f"{site}2"):
+                s.unroute(s.name(n), other)
+        time.sleep(EXPIRE * 2)
+        assert s.running_at("a") is True and s.running_at("b") is False
+        listed = dexec(s.name("arb"), "booth", "list").stdout
+        assert f"leader: {s.booth_addr['a']}" in listed, listed
+    finally:
+        for site in ("a", "b"):
+            for n in (f"{site}1", f"{site}2"):
+                s.route(s.name(n), site)
         watcher.stop()
