@@ -16,7 +16,7 @@ LEVELS := lint unit supervisor cluster agents image-test image-test-bookworm ben
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: help venv test host-deps-test lint typecheck format unit supervisor cluster agents image-test \
-	image-test-bookworm bench bench-quick soak soak-quick clean test-debian13-host
+	image-test-bookworm bench bench-quick bench-booth soak soak-quick clean test-debian13-host
 
 include image/image.mk
 
@@ -27,7 +27,7 @@ help:
 	@echo "make bench       formation, failover, stop, footprint, image sizes -> docs/benchmarks.md"
 	@echo "make soak        seeded random faults on 5 nodes (SOAK_SECONDS, SOAK_SEED, SOAK_FENCING=off|ipmi)"
 	@echo "make test-debian13-host   unit, supervisor, cluster inside a Debian 13 root filesystem"
-	@echo "make lint | typecheck | format | bench-quick | soak-quick | image | export | demo-down | clean"
+	@echo "make lint | typecheck | format | bench-quick | bench-booth | soak-quick | image | export | demo-down | clean"
 
 # A venv whose pip install failed is removed: else its python would count as done next time.
 $(PYTHON):
@@ -120,6 +120,13 @@ bench-quick: $(PYTHON)
 	$(PYTHON) -m compileall -q pcmk_launch
 	$(PYTHON) -m bench.run --quick --no-docs
 	$(PYTHON) -m bench.images --no-docs
+
+# Multi-site ticket failover on a real engine (tests/image/test_booth.py: two sites and an
+# arbitrator on separate networks): the time a site's loss takes to move a ticket, beside the
+# configured expire, printed in the image-level measurements. Also part of image-test.
+bench-booth: $(PYTHON) engine
+	$(HOST_DEPS) compose
+	$(PYTEST) $(PYTEST_FLAGS) tests/image/test_booth.py
 
 # Seeded random faults on 5 namespace nodes (tests/soak): faults by type, convergence times
 # and violations -> docs/soak.md (one section per fencing mode) and docs/soak-<mode>.json.
