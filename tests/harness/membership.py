@@ -19,9 +19,10 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .cluster import LAUNCHER_ARGV, Cluster, cluster_state, launcher_env, wait_converged
+from .cluster import LAUNCHER_ARGV, Cluster, cluster_state, launcher_env, wait_state
 from .hosts import Host, wait_for
 from .pinger import VIP, Pinger
 
@@ -86,7 +87,7 @@ class Members:
         """Every running member online with quorum and one DC; every node's CIB lists exactly
         the members; no node's id changed; expected votes = the number of members."""
         names = sorted(self.name(h) for h in self.running())
-        state = wait_converged(self.running(), names, timeout=timeout)
+        state = self.settle(timeout=timeout)
         for h in self.running():
             wait_for(lambda h=h: self.purged(h, names), 60, f"{h.name}'s CIB to list {names}")
         for name, info in cluster_state(self.running()[0])["nodes"].items():
@@ -94,6 +95,29 @@ class Members:
         for h in self.running():
             votes = expected_votes(h)
             assert votes == len(self.members), (h.name, votes, len(self.members))
+        return state
+
+    def settle(self, offline: Iterable[str] = (), timeout: float = 120) -> dict:
+        """Every running member sees them all online, with quorum and a DC among them, and
+        `offline` offline. Offline nodes that were removed from the list are tolerated: a DC
+        elected meanwhile may have written one back (converged() purges them)."""
+        names = sorted(self.name(h) for h in self.running())
+        allowed = set(offline) | self.removed
+
+        def ok(state: dict) -> bool:
+            return (
+                state["dc"] in names
+                and state["have_quorum"]
+                and state["online"] == names
+                and set(offline) <= set(state["offline"])
+                and set(state["offline"]) <= allowed
+            )
+
+        deadline = time.monotonic() + timeout
+        state: dict = {}
+        for h in self.running():
+            left = max(deadline - time.monotonic(), 1)
+            state = wait_state(h, ok, left, f"{names} online, {sorted(offline)} offline")
         return state
 
     def purged(self, host: Host, names: list[str]) -> bool:
@@ -214,8 +238,7 @@ def shrink(m: Members, pick: str) -> Step:
     t0 = time.monotonic()
     assert leaver.stop(STOP_TIMEOUT) == 0
     m.members.remove(leaver)
-    names = [m.name(h) for h in m.running()]
-    wait_converged(m.running(), names, offline=[m.name(leaver)], timeout=60)
+    m.settle(offline=[m.name(leaver)], timeout=60)
     m.removed.add(m.name(leaver))
     nodes = m.on_all("remove", m.name(leaver))
     assert f"{m.name(leaver)}=" not in nodes, nodes
@@ -235,8 +258,7 @@ def replace_dead(m: Members, rename: bool = False) -> Step:
     old_id = m.ids[old_name]
     dead.power_cut()
     m.members.remove(dead)
-    names = [m.name(h) for h in m.running()]
-    wait_converged(m.running(), names, offline=[old_name], timeout=60)
+    m.settle(offline=[old_name], timeout=60)
     new = m.c.network.add_host()
     watch = Watch(m, m.members[0])
     t0 = time.monotonic()
@@ -259,12 +281,17 @@ def replace_dead(m: Members, rename: bool = False) -> Step:
 def failover(m: Members) -> Step:
     """Baseline: the VIP holder's power cut, until the VIP answers from another node."""
     holder = m.host_of(m.placement()["vip"][0])
-    watch = Watch(m, next(h for h in m.members if h is not holder))
+    viewer = next(h for h in m.members if h is not holder)
+    watch = Watch(m, viewer)
     t0 = time.monotonic()
     holder.power_cut()
     m.members.remove(holder)
-    names = [m.name(h) for h in m.running()]
-    wait_converged(m.running(), names, offline=[m.name(holder)], timeout=90)
-    wait_for(lambda: m.placement().get("vip"), 60, "the VIP started elsewhere")
+
+    def moved(state: dict) -> bool:
+        # Not the exact node list: a DC elected now may write a removed node back (purged).
+        where = state["resources"].get("vip", {}).get("nodes", [])
+        return state["have_quorum"] and bool(where) and m.name(holder) not in where
+
+    wait_for(lambda: cluster_state(viewer), 90, "the VIP started on another node", until=moved)
     took = time.monotonic() - t0
     return Step("failover: VIP holder powered off", took, watch.done())
