@@ -17,11 +17,26 @@ import ipaddress
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
 from tests.agents.fake_imds import FakeIMDS
-from tests.image.dockerutil import create_network, docker, wait_for
+from tests.image.dockerutil import (
+    PASSPHRASE,
+    PREFIX,
+    completed,
+    container_state,
+    create_network,
+    crm_mon,
+    docker,
+    fence_history,
+    measure,
+    pcs,
+    wait_for,
+    wait_formed,
+)
 from tests.prereq import require
 
 REGION = "us-east-1"
@@ -174,3 +189,99 @@ def test_cloud_vip_moves_an_address_with_the_images_boto3(aws):
     out = cloud_vip(aws, "stop", **params)
     assert out.returncode == 0, out.stdout + out.stderr
     assert holders() == []
+
+
+class Chassis:
+    """The instances' power, as the soak's IPMI simulator is for its hosts: an instance that
+    moto reports stopping or stopped has its node's container killed at once."""
+
+    def __init__(self, ec2, machines: dict[str, str]):
+        self.ec2, self.machines = ec2, machines  # instance id -> container
+        self.killed: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.3):
+            found = self.ec2.describe_instances(InstanceIds=list(self.machines))
+            for res in found["Reservations"]:
+                for inst in res["Instances"]:
+                    iid, now = inst["InstanceId"], inst["State"]["Name"]
+                    if now in ("stopping", "stopped") and iid not in self.killed:
+                        docker("kill", self.machines[iid], timeout=60)
+                        self.killed[iid] = time.time()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def test_fence_aws_in_a_cluster_powers_off_a_frozen_node_for_real(aws, module_resources):
+    """Two nodes of the cloud image, one fence_aws device per node (credentials from the
+    containers' environment); the node on the victim instance freezes, the other fences it
+    through the EC2 API, and the instance's power-off really ends that node."""
+    image, network, endpoint, imds, ec2, victim = aws
+    me = imds.data["instance-id"]
+    gateway = endpoint.split("//")[1].split(":")[0]
+    subnet = ipaddress.ip_network(f"{gateway}/24", strict=False)
+    addr = {"n1": str(subnet[11]), "n2": str(subnet[12])}
+    names = {n: module_resources.container(f"{PREFIX}-aws-{n}") for n in addr}
+    env = {
+        "PCMK_NODE_LIST": " ".join(f"{n}={a}" for n, a in addr.items()),
+        "PCMK_AUTHKEY_PASSPHRASE": PASSPHRASE,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": endpoint,
+        "HTTP_PROXY": imds.url,  # fence_aws's own-instance check goes to the fake IMDS only
+        "NO_PROXY": gateway,
+    }
+    for n in addr:
+        docker(
+            "run", "-d", "--name", names[n], "--hostname", n, "--network", network,
+            "--ip", addr[n], *(f"-e{k}={v}" for k, v in env.items()), image,
+            check=True,
+        )  # fmt: skip
+    chassis = Chassis(ec2, {victim: names["n2"]})
+    try:
+        wait_formed(names["n1"], online=2, timeout=120)
+        for node, plug in (("n1", me), ("n2", victim)):
+            pcs(
+                names["n1"], "stonith", "create", f"fence-{node}", "fence_aws",
+                f"region={REGION}", f"plug={plug}", f"pcmk_host_list={node}",
+                "pcmk_reboot_action=off", "op", "monitor", "interval=60s",
+            )  # fmt: skip
+        wait_for(
+            lambda: (
+                (m := crm_mon(names["n1"])) is not None
+                and m.resources.get("fence-n2", {}).get("role") == "Started",
+                m,
+            ),
+            60,
+            "fence-n2 started",
+        )
+        t0 = time.time()
+        # The cgroup freezer can fail while processes fork ("unable to freeze"): try again.
+        wait_for(
+            lambda: (docker("pause", names["n2"]).returncode == 0, None),
+            30,
+            "n2 frozen",
+            interval=0.5,
+        )
+
+        def fenced():
+            history = fence_history(names["n1"], "n2")
+            return any(e.get("status") == "success" for e in history), history
+
+        events = wait_for(fenced, 120, "n2 fenced through fence_aws")
+        assert victim in chassis.killed, "the fence did not power the instance off"
+        assert state(aws) == "stopped"
+        # pacemaker asks for a reboot; pcmk_reboot_action=off makes the device power it off
+        ok = [e for e in events if e.get("status") == "success"]
+        took = completed(ok[0]) - t0
+        measure("fence_aws: node frozen -> instance off -> fencing confirmed", f"{took:.1f} s")
+        wait_for(lambda: (container_state(names["n2"]) == "exited", None), 30, "n2 is off")
+        mon = wait_formed(names["n1"], online=1, timeout=60)
+        assert mon.quorate and "n2" in mon.offline, mon
+    finally:
+        chassis.stop()
