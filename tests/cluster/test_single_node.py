@@ -272,7 +272,9 @@ def test_health_and_status(make_cluster):
     assert status["local_node"] == host.name
     assert status["dc"] == host.name and status["quorate"] is True
     assert status["cluster_name"] == "docker"
-    assert status["nodes"] == [{"name": host.name, "online": True, "standby": False}]
+    (node,) = status["nodes"]
+    assert (node["name"], node["online"], node["standby"]) == (host.name, True, False)
+    assert (node["type"], node["unclean"]) == ("member", False)
     assert status["resources"] == []
 
     res = host.run(PCMK_LAUNCH + ["status"], env=env)
