@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
@@ -124,8 +125,6 @@ def prepare_cluster(args: argparse.Namespace, cluster: Cluster) -> Cluster:
 
 def booth_hang_refusal(role: str) -> str | None:
     """booth before 1.2 loops for ever at start on Linux 6.9 and newer: refuse to run it."""
-    import subprocess
-
     try:
         out = subprocess.run(
             ["dpkg-query", "-W", "-f", "${Version}", "booth"],
