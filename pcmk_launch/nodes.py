@@ -213,8 +213,8 @@ def _load(env: Mapping[str, str], args, interfaces) -> Cluster:
     cluster = load_cluster(env, args, interfaces, stored=False)
     if not isinstance(cluster, Cluster):
         raise ConfigError(
-            "nodes: this is a Pacemaker Remote node (PCMK_ROLE=remote), which has no node "
-            "list. Fix: run the command on the full cluster nodes."
+            f"nodes: PCMK_ROLE={cluster.settings.role} has no node list (it is not a member of "
+            "the corosync membership). Fix: run the command on the full cluster nodes."
         )
     if cluster.standalone:
         raise ConfigError(
