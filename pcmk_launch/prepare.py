@@ -14,14 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
 
-from . import booth, hostcheck, preview
+from . import booth, bundlehost, hostcheck, preview
 from .cibfile import check_cib_schema, seed_cib
 from .conffiles import write_booth, write_config, write_key, write_remote_key
 from .config import VAR_NODE_LIST, env_list_matches, load_cluster, read_stored
 from .errors import ConfigError
 from .launchlog import LOG
 from .settings import ArbitratorNode, Cluster, RemoteNode
-from .statedirs import ensure_state_dirs
+from .statedirs import clear_boot_dirs, ensure_state_dirs
 
 NO_REMOTED = (
     "pacemaker-remoted is not installed here (Debian's pacemaker-remote package conflicts with "
@@ -66,6 +66,8 @@ def prepare_remote(args: argparse.Namespace, node: RemoteNode) -> RemoteNode:
     if refusal:
         raise ConfigError(refusal)
     ensure_state_dirs()
+    if args.command == "run":  # not `render`, which a reload runs while agents run
+        clear_boot_dirs()
     write_remote_key(node.remote_key)
     LOG.notice(
         f"Pacemaker Remote node: authkey {node.remote_key.keyfile} "
@@ -87,6 +89,9 @@ def prepare_cluster(args: argparse.Namespace, cluster: Cluster) -> Cluster:
         raise ConfigError([r for r in refusals if r])
     fallback = knet and hostcheck.knet_plan(facts)[0] == "fallback"
     findings = hostcheck.findings(facts, knet=knet)
+    keyfile = cluster.remote_key.keyfile if cluster.remote_key else None
+    bundle_key = bundlehost.read_finding(facts.engine_socket, keyfile)
+    findings += [bundle_key] if bundle_key else []
     render = partial(corosync_conf.render, knet_fallback=fallback)
     text = render(cluster)
     if args.dry_run:
@@ -101,6 +106,8 @@ def prepare_cluster(args: argparse.Namespace, cluster: Cluster) -> Cluster:
             prepare_booth(args, cluster.booth, cluster.booth_key, "cluster")
         return cluster
     ensure_state_dirs()
+    if args.command == "run":  # not `render`, which a reload runs while agents run
+        clear_boot_dirs()
     if cluster.crypto is None and not cluster.standalone:
         LOG.warning(
             "WARNING: PCMK_CRYPTO=off: cluster traffic is neither encrypted nor authenticated; "

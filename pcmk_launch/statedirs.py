@@ -3,9 +3,11 @@ back to this image's hacluster what an image whose hacluster had other ids wrote
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
+import shutil
 
 from .errors import SetupError
 from .launchlog import LOG
@@ -77,3 +79,34 @@ def readopt(top: str, ids: tuple[int, int]) -> int:
             os.lchown(path, *owner)
             moved += 1
     return moved
+
+
+# Emptied at boot on a host (tmpfs /run); a restarted container keeps its /run unless it is a
+# tmpfs, and a resource agent's state file left there (ocf:pacemaker:Dummy's, and any agent's
+# that keeps state in HA_RSCTMP) makes its probe report the resource running on a node that
+# was killed or fenced: Pacemaker then finds it "active on 2 nodes".
+BOOT_CLEARED = ("/run/resource-agents",)
+
+
+def clear_boot_dirs(dirs: tuple[str, ...] = BOOT_CLEARED) -> int:
+    """Empty what a host's boot empties, before any daemon starts; how many entries went."""
+    removed = 0
+    for top in dirs:
+        try:
+            entries = os.listdir(top)
+        except FileNotFoundError:
+            continue
+        for name in entries:
+            path = os.path.join(top, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+            removed += 1
+    if removed:
+        LOG.notice(
+            f"{', '.join(dirs)}: removed {removed} entries a previous run of this container "
+            "left (resource agents' state, which a host's boot clears)"
+        )
+    return removed

@@ -325,3 +325,16 @@ def test_a_failing_cibadmin_leaves_the_cib_unseeded_with_a_warning(paths, capsys
     out = capsys.readouterr().out
     assert "WARNING: cibadmin --empty failed (cibadmin: broken install); CIB not seeded" in out
     assert not paths.cib.exists()
+
+
+def test_a_start_empties_what_a_host_boot_empties(tmp_path, capsys):
+    from pcmk_launch import statedirs
+
+    rsc = tmp_path / "resource-agents"
+    (rsc / "sub").mkdir(parents=True)
+    (rsc / "Dummy-dummy.state").write_text("")
+    (rsc / "sub" / "x").write_text("")
+    assert statedirs.clear_boot_dirs((str(rsc), str(tmp_path / "absent"))) == 2
+    assert rsc.is_dir() and list(rsc.iterdir()) == []
+    assert "removed 2 entries a previous run of this container left" in capsys.readouterr().out
+    assert statedirs.clear_boot_dirs((str(rsc),)) == 0
