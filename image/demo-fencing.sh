@@ -101,18 +101,22 @@ echo "demo-fencing.sh: added$changed"
 in_node bash -c "$script" demo-fencing "$action" "$socket" $nodes || fail "configuring fencing failed"
 
 # Wait (bounded) until every device has started, then show them.
+# stdin: `pcmk-launch status --json`; argv[1]: the nodes, each with a device fence_NODE.
 read -r -d '' STARTED <<'EOF' || true
+import json
 import sys
-import xml.etree.ElementTree as ET
 
 nodes = sys.argv[1].split()
-root = ET.fromstring(sys.stdin.read())
-active = {r.get("id") for r in root.iter("resource") if r.get("active") == "true"}
+try:
+    data = json.load(sys.stdin)
+except ValueError:
+    sys.exit(1)
+active = {r["id"] for r in data.get("resources", []) if r.get("active")}
 sys.exit(0 if all(f"fence_{n}" in active for n in nodes) else 1)
 EOF
 started=0
 for _ in $(seq 60); do
-    if in_node crm_mon --one-shot --output-as=xml 2>/dev/null | python3 -c "$STARTED" "$nodes"; then
+    if in_node pcmk-launch status --json 2>/dev/null | python3 -c "$STARTED" "$nodes"; then
         started=1
         break
     fi

@@ -3,7 +3,7 @@
 #
 #   image/wait-demo.sh [--nodes N] [--timeout SECONDS] [--container NAME]
 #
-# "Formed" means: `crm_mon --output-as=xml` in CONTAINER reports a DC with quorum and N nodes
+# "Formed" means: `pcmk-launch status --json` in CONTAINER reports a DC with quorum and N nodes
 # online (defaults: 3 nodes, 180 s, container node1). Exit 0 when formed, 1 on timeout or when
 # the container stops (its last log lines are shown), 2 on bad usage.
 set -euo pipefail
@@ -20,30 +20,31 @@ while [ $# -gt 0 ]; do
 done
 case $nodes$timeout in *[!0-9]*) echo "wait-demo.sh: --nodes/--timeout take numbers" >&2; exit 2 ;; esac
 
-# stdin: crm_mon XML; argv[1]: expected nodes. Prints a one-line state; exit 0 when formed.
+# stdin: `pcmk-launch status --json`; argv[1]: expected nodes. Prints a one-line state; exit 0
+# when formed.
 read -r -d '' PARSE <<'EOF' || true
+import json
 import sys
-import xml.etree.ElementTree as ET
 
 want = int(sys.argv[1])
 try:
-    root = ET.fromstring(sys.stdin.read())
-except ET.ParseError as e:
-    print(f"unparsable crm_mon output ({e})")
+    data = json.load(sys.stdin)
+except ValueError as e:
+    print(f"unparsable status output ({e})")
     sys.exit(1)
-dc = root.find("summary/current_dc")
-nodes = root.findall("nodes/node")
-online = sorted(n.get("name", "?") for n in nodes if n.get("online") == "true")
-offline = sorted(n.get("name", "?") for n in nodes if n.get("online") != "true")
-has_dc = dc is not None and dc.get("present") == "true"
-quorum = has_dc and dc.get("with_quorum") == "true"
+if not data.get("running"):
+    print(data.get("reason", "the cluster is not running yet"))
+    sys.exit(1)
+nodes = data.get("nodes", [])
+online = sorted(n["name"] for n in nodes if n.get("online"))
+offline = sorted(n["name"] for n in nodes if not n.get("online"))
 state = f"{len(online)}/{want} online [{' '.join(online)}]"
 if offline:
     state += f", offline [{' '.join(offline)}]"
-state += f", DC {dc.get('name')}" if has_dc else ", no DC"
-state += "" if quorum else " (no quorum)"
+state += f", DC {data['dc']}" if data.get("dc") else ", no DC"
+state += "" if data.get("quorate") else " (no quorum)"
 print(state)
-sys.exit(0 if has_dc and quorum and len(online) >= want else 1)
+sys.exit(0 if data.get("dc") and data.get("quorate") and len(online) >= want else 1)
 EOF
 
 start=$SECONDS last=""
@@ -54,13 +55,15 @@ while :; do
         [ "$status" = missing ] || docker logs --tail 30 "$container" >&2 || true
         exit 1
     fi
-    if xml=$(docker exec "$container" crm_mon -1 --output-as=xml 2>/dev/null); then
-        if state=$(printf '%s' "$xml" | python3 -c "$PARSE" "$nodes"); then
+    # status exits 1 while the cluster is not running here; its JSON still says why.
+    json=$(docker exec "$container" pcmk-launch status --json 2>/dev/null) || true
+    if [ -n "$json" ]; then
+        if state=$(printf '%s' "$json" | python3 -c "$PARSE" "$nodes"); then
             echo "wait-demo.sh: cluster formed after $((SECONDS - start))s: $state"
             break
         fi
     else
-        state="crm_mon not answering yet"
+        state="pcmk-launch status not answering yet"
     fi
     if [ "$state" != "$last" ]; then
         echo "wait-demo.sh: [$((SECONDS - start))s] $state"
