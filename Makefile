@@ -102,8 +102,7 @@ image-test-bookworm: $(PYTHON) engine
 	$(HOST_DEPS) compose
 	BASE_IMAGE=$(OTHER_BASE_IMAGE) IMAGE= $(PYTEST) $(PYTEST_FLAGS) $(PYTEST_JUNIT) \
 		tests/image/test_image.py tests/image/test_standalone.py tests/image/test_compose.py \
-		tests/image/test_fencing.py tests/image/test_membership.py tests/image/test_booth_refused.py \
-		tests/image/test_bundle.py
+		tests/image/test_fencing.py tests/image/test_membership.py tests/image/test_booth_refused.py
 
 # Compiled bytecode first: start-up figures must not include compiling our modules.
 # Every image variant is built (or found up to date) first so that its size is reported too
