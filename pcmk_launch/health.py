@@ -16,6 +16,7 @@ class NodeState:
     id: str = ""  # corosync's nodeid for a cluster node (a remote node's is its name)
     type: str = "member"  # "remote" for a Pacemaker Remote (or guest) node
     unclean: bool = False  # lost without a clean leave and not fenced (yet)
+    expected_up: bool = False  # the cluster expects it up: false after a clean leave
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ def parse(crm_mon_xml: str, cib_resources: str | None = None) -> ClusterState:
             n.get("id", ""),
             n.get("type", "member"),
             _true(n.get("unclean")),
+            _true(n.get("expected_up")),
         )
         for n in root.findall("nodes/node")
     )

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pcmk_launch import health
+
 ROOT = Path(__file__).resolve().parents[2]
 # The Debian base of the image under test, and its tag, chosen as image/image.mk does:
 # the Dockerfile's ARG default is :latest, another base is pacemaker_docker:<suite>.
@@ -140,26 +142,40 @@ class Mon:
 
 
 def parse_crm_mon(text: str) -> Mon | None:
+    """crm_mon's XML through the launcher's own parser (pcmk_launch.health.parse), as the
+    strings these tests compare ("true"/"false"); None when it is no cluster status."""
     try:
-        root = ET.fromstring(text)
-    except ET.ParseError:
+        state = health.parse(text)
+    except ValueError:
         return None
-    dc = root.find("summary/current_dc")
-    if dc is None:
-        return None
-    present = dc.get("present") == "true"
-    nodes = {n.get("name", ""): dict(n.attrib) for n in root.findall("nodes/node")}
-    resources = {}
-    for r in root.iter("resource"):
-        attrs: dict = dict(r.attrib)
-        attrs["nodes"] = [n.get("name", "") for n in r.findall("node")]
-        resources[r.get("id", "")] = attrs
-    return Mon(
-        dc=dc.get("name") if present else None,
-        quorate=present and dc.get("with_quorum") == "true",
-        nodes=nodes,
-        resources=resources,
-    )
+
+    def flag(value: bool) -> str:
+        return "true" if value else "false"
+
+    nodes = {
+        n.name: {
+            "name": n.name,
+            "id": n.id,
+            "type": n.type,
+            "online": flag(n.online),
+            "standby": flag(n.standby),
+            "unclean": flag(n.unclean),
+            "expected_up": flag(n.expected_up),
+        }
+        for n in state.nodes
+    }
+    resources: dict[str, dict] = {
+        r.id: {
+            "id": r.id,
+            "resource_agent": r.agent,
+            "role": r.role,
+            "nodes": list(r.nodes),
+            "active": flag(r.active),
+            "failed": flag(r.failed),
+        }
+        for r in state.resources
+    }
+    return Mon(dc=state.dc, quorate=state.quorate, nodes=nodes, resources=resources)
 
 
 def crm_mon(container: str) -> Mon | None:
