@@ -13,34 +13,21 @@ CAP_NET_ADMIN nothing changes. Every other cluster test runs on the tuned side.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.harness.cluster import LAUNCHER_ARGV, Cluster, cluster_state, launcher_env
 from tests.harness.hosts import Host, wait_for
-from tests.helpers.prereq import require
+from tests.helpers.stockhost import stock_socket_buffers
 
 pytestmark = pytest.mark.root
 
-STOCK = "212992"
-SYSCTLS = [Path(f"/proc/sys/net/core/{n}") for n in ("rmem_max", "wmem_max")]
 NO_NET_ADMIN = ["setpriv", "--inh-caps=-net_admin", "--bounding-set=-net_admin", "--"]
 
 
 @pytest.fixture(scope="module")
 def stock_host(cluster_prereqs):
-    saved = [p.read_text() for p in SYSCTLS]
-    try:
-        for p in SYSCTLS:
-            p.write_text(STOCK)
-    except OSError as exc:
-        require(False, f"cannot set {p} to the stock value: {exc}")
-    try:
+    with stock_socket_buffers():
         yield
-    finally:
-        for p, value in zip(SYSCTLS, saved, strict=True):
-            p.write_text(value)
 
 
 def cap_eff(host: Host, comm: str) -> int:

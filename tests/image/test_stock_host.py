@@ -11,30 +11,16 @@ network namespace on this kernel: the change is host-wide, kept to this test's m
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.helpers.prereq import require
+from tests.helpers.stockhost import stock_socket_buffers
 from tests.image.dockerutil import PREFIX, docker, inspect, logs, wait_formed
-
-STOCK = "212992"  # Debian's default
-SYSCTLS = [Path(f"/proc/sys/net/core/{n}") for n in ("rmem_max", "wmem_max")]
 
 
 @pytest.fixture
 def stock_limits():
-    saved = [p.read_text() for p in SYSCTLS]
-    try:
-        for p in SYSCTLS:
-            p.write_text(STOCK)
-    except OSError as exc:
-        require(False, f"cannot set {p} to the stock value: {exc}")
-    try:
+    with stock_socket_buffers():
         yield
-    finally:
-        for p, value in zip(SYSCTLS, saved, strict=True):
-            p.write_text(value)
 
 
 def test_the_seeds_line_forms_a_node_on_stock_limits(built_image, resources, stock_limits):

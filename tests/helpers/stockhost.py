@@ -1,0 +1,31 @@
+"""A stock host's socket-buffer limits for a test's duration (this machine is tuned to 4 MiB).
+
+net.core.rmem_max and wmem_max are not per network namespace on this kernel, so the change is
+host-wide: keep it to one test or module, and put back what was there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.helpers.prereq import require
+
+STOCK = "212992"  # Debian's default
+SYSCTLS = [Path(f"/proc/sys/net/core/{n}") for n in ("rmem_max", "wmem_max")]
+
+
+@contextlib.contextmanager
+def stock_socket_buffers() -> Iterator[None]:
+    saved = [p.read_text() for p in SYSCTLS]
+    try:
+        for p in SYSCTLS:
+            p.write_text(STOCK)
+    except OSError as exc:
+        require(False, f"cannot set {p} to the stock value: {exc}")
+    try:
+        yield
+    finally:
+        for p, value in zip(SYSCTLS, saved, strict=True):
+            p.write_text(value)
