@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.run import replace_section
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "images.json"
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -220,19 +222,7 @@ def section(result: dict) -> str:
 
 
 def write_section(result: dict) -> None:
-    """Replace this module's section of docs/benchmarks.md; a new one goes before bench/run.py's
-    results (which bench/run.py rewrites: what precedes them is kept)."""
-    text = DOCS.read_text() if DOCS.exists() else ""
-    new = section(result)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + new + "\n" + rest.split(END, 1)[1].lstrip("\n")
-    elif "<!-- results -->" in text:
-        head, rest = text.split("<!-- results -->", 1)
-        text = head + new + "\n<!-- results -->" + rest
-    else:
-        text += "\n" + new
-    DOCS.write_text(text)
+    replace_section(BEGIN, END, section(result), DOCS)
 
 
 def main(argv: list[str] | None = None) -> int:

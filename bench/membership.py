@@ -13,13 +13,12 @@ that loses quorum or moves a resource it did not have to fails the run (no figur
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import statistics
 import sys
 from collections import defaultdict
 
-from bench.run import DOCS, log, machine, publish, replace_section
+from bench.run import DOCS, log, machine, section_main
 from tests.harness import membership
 from tests.harness.cluster import Cluster
 from tests.harness.hosts import assert_no_leftovers, require_harness
@@ -92,19 +91,11 @@ def section(result: dict) -> str:
     )
 
 
-def write_section(result: dict) -> None:
-    replace_section(BEGIN, END, section(result))
-
-
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--reps", type=int, default=3)
-    p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
-    args = p.parse_args(argv)
-    code = publish(
-        "bench: membership", lambda: run(args.reps), table, RESULTS, write_section, args.no_docs
+    description = __doc__.split("\n")[0]
+    return section_main(
+        argv, description, "bench: membership", run, table, RESULTS, section, (BEGIN, END)
     )
-    return code or 0
 
 
 if __name__ == "__main__":

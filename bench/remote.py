@@ -19,14 +19,13 @@ and bench/results/remote.json.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.run import BenchError, log, machine, publish, replace_section, stats, table
+from bench.run import BenchError, log, machine, section_main, stats, table
 from tests.harness.cluster import LAUNCHER_ARGV, Cluster, launcher_env, wait_state
 from tests.harness.hosts import Host, assert_no_leftovers, require_harness
 from tests.harness.remote import (
@@ -270,19 +269,11 @@ def section(result: dict) -> str:
     )
 
 
-def write_section(result: dict) -> None:
-    replace_section(BEGIN, END, section(result))
-
-
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--reps", type=int, default=3)
-    p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
-    args = p.parse_args(argv)
-    code = publish(
-        "bench: remote", lambda: run(args.reps), table, RESULTS, write_section, args.no_docs
+    description = __doc__.split("\n")[0]
+    return section_main(
+        argv, description, "bench: remote", run, table, RESULTS, section, (BEGIN, END)
     )
-    return code or 0
 
 
 if __name__ == "__main__":

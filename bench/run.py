@@ -627,11 +627,11 @@ drift on a shared machine: compare ratios.
 """
 
 
-def replace_section(begin: str, end: str, new: str) -> None:
+def replace_section(begin: str, end: str, new: str, docs: Path = DOCS) -> None:
     """Put a module's section (new, from begin to end) into docs/benchmarks.md: in place of
     its previous one, else before bench/run.py's results (which bench/run.py rewrites: what
     precedes them is kept), else at the end."""
-    text = DOCS.read_text() if DOCS.exists() else ""
+    text = docs.read_text() if docs.exists() else ""
     if begin in text and end in text:
         head, rest = text.split(begin, 1)
         text = head + new + "\n" + rest.split(end, 1)[1].lstrip("\n")
@@ -640,7 +640,7 @@ def replace_section(begin: str, end: str, new: str) -> None:
         text = head + new + "\n<!-- results -->" + rest
     else:
         text += "\n" + new
-    DOCS.write_text(text)
+    docs.write_text(text)
 
 
 def publish(
@@ -668,6 +668,30 @@ def publish(
     if not no_docs:
         write(result)
     return 0
+
+
+def section_main(
+    argv: list[str] | None,
+    description: str,
+    label: str,
+    compute: Callable[[int], dict],
+    show: Callable[[dict], str],
+    results: Path,
+    section: Callable[[dict], str],
+    markers: tuple[str, str],
+) -> int:
+    """The command line of a benchmark with its own docs section (bench/remote.py,
+    bench/membership.py): --reps and --no-docs, then publish()."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    args = p.parse_args(argv)
+
+    def write(result: dict) -> None:
+        replace_section(*markers, section(result))
+
+    code = publish(label, lambda: compute(args.reps), show, results, write, args.no_docs)
+    return code or 0
 
 
 def main(argv: list[str] | None = None) -> int:
