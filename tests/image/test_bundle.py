@@ -259,16 +259,10 @@ def test_replica_moves_when_its_node_stops(bridge_bundle):
     new, _ = started(c)
     assert new == other
     assert "pdtest-bundle" in http_get(c, other, http)
-    # And back. The rejoining node probes the replica's container by name on the same engine
-    # and finds it running ("might be active on 2 nodes"): Pacemaker stops it and starts it
-    # once more, on either node. On one engine per node this does not happen.
-    docker("start", container, check=True)
-    wait_formed(c.name[other], len(NODES), timeout=120)
-    out = dexec(c.name[other], "crm_resource", "--wait", "--timeout=180s", timeout=240)
-    assert out.returncode == 0, out.stdout + out.stderr
-    started(c)
-    running = docker("ps", "-q", "--filter", f"name=^{REPLICA}$").stdout.split()
-    assert len(running) == 1, running
+    # Not "and back": on this test's single engine, the rejoining node's probe finds the
+    # replica's container (same name, same engine) running and Pacemaker recovers a resource
+    # "active on 2 nodes", which one engine per node never sees. The node stays stopped; the
+    # next test needs only one.
 
 
 HOST_BUNDLE = f"{PREFIX}-hweb"
