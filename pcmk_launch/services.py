@@ -25,7 +25,8 @@ Rules the supervisor applies to a plan (a list of Service, in start order):
   supervisor restarts the service (stop_signal, SIGKILL of its group after stop_timeout,
   start again: "a recovery"), unless the service says it is shutting down on its own
   (`shutting_down`, an argv that exits 0 if so). Recoveries back off (none for the first
-  in `recover_window`, then `restart_delay` doubling up to `restart_max`); the supervisor
+  in `recover_window`, then `restart_delay` doubling up to `restart_max`), and the service
+  stays stopped for at least `recover_settle` seconds before it starts again; the supervisor
   gives up, stops everything cleanly and exits with `recover_code` after `recover_limit`
   restarts in a row that did not bring every child back, or more than `recover_burst`
   recoveries within `recover_window` seconds.
@@ -46,6 +47,7 @@ from .errors import ExitCode
 from .options import COROSYNC_CONF, Options
 from .procs import PACEMAKER_SUBDAEMONS
 
+RECOVER_SETTLE = 5.0  # pacemakerd: seconds between a recovery's stop and its start
 FATAL = "fatal"  # its death stops everything
 RESTART = "restart"  # its death is logged and it is started again with backoff
 
@@ -82,6 +84,7 @@ class Service:
     recover_limit: int = 3  # restarts in a row that did not bring every child back: give up
     recover_burst: int = 10  # at most this many recoveries ...
     recover_window: float = 600.0  # ... within this many seconds
+    recover_settle: float = 0.0  # a recovery restart waits at least this long after the stop
     # SIGHUP while everything runs: these commands, one after the other, each only if the
     # previous exited 0 (e.g. re-render corosync.conf, then tell corosync to reload it).
     reload: list[list[str]] = []
@@ -148,6 +151,11 @@ def cluster_plan(opts: Options) -> list[Service]:
         # respawning ... until cluster returns"): restarting pacemakerd brings it back.
         children=PACEMAKER_SUBDAEMONS,
         children_grace=opts.subdaemon_grace,
+        # The peers must have processed this node's clean leave before it comes back: a DC
+        # still holding the stopped instance's shutdown attribute asks the new controller to
+        # shut down, and it exits 100 ("unexpected shutdown request"; seen on Pacemaker 3.0
+        # under load when the restart followed the stop at once).
+        recover_settle=RECOVER_SETTLE,
         shutting_down=[sys.executable, "-m", "pcmk_launch.pacemakerd_state"],
         ready_timeout=opts.start_timeout,
     )

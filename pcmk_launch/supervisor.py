@@ -559,11 +559,12 @@ class Supervisor:
         done.append(now)
         self.recoveries[svc.name] = done
         self.recovering.setdefault(svc.name, since)
-        delay = (
+        backoff = (
             0.0
             if len(done) == 1
             else min(svc.restart_delay * 2 ** (len(done) - 2), svc.restart_max)
         )
+        delay = max(backoff, svc.recover_settle)
         pid = self.pids[svc.name]
         log(
             f"error: {what} of {svc.name} gone for {now - since:.1f}s and not respawned: "

@@ -67,8 +67,10 @@ def test_a_subdaemon_left_dead_gets_pacemakerd_restarted(sup, capfd):
     assert sup.terms_to(old) == 1
     assert "corosync" in sup.pids, "corosync must stay up"
     sup.service_exits("pacemakerd", 0)
-    sup.advance(0)
-    assert sup.pacemakerd != old, "the first recovery starts pacemakerd again at once"
+    sup.advance(services.RECOVER_SETTLE - 0.1)
+    assert "pacemakerd" not in sup.pids, "started again before the peers saw it leave"
+    sup.advance(0.1)
+    assert sup.pacemakerd != old, "the first recovery starts pacemakerd after the settle"
     sup.advance(0.1)
     out = logged(capfd)
     assert "error: pacemaker-based of pacemakerd gone for 5.0s and not respawned" in out
@@ -109,7 +111,9 @@ def test_restarts_back_off_and_give_up_after_a_burst(sup, capfd):
             sup.advance(0.5)
         delays.append(sup.now - t0)
         sup.advance(1)
-    assert delays == pytest.approx([0, 1, 2, 4, 8, 16, 30, 30, 30, 30], abs=0.51)
+    settle = services.RECOVER_SETTLE  # the backoff, but never less than the settle
+    expected = [max(d, settle) for d in (0, 1, 2, 4, 8, 16, 30, 30, 30, 30)]
+    assert delays == pytest.approx(expected, abs=0.51)
     sup.subdaemon_exits("pacemaker-based")
     sup.advance(GRACE)
     assert sup.exit_code == ExitCode.WEDGED and sup.stopping
@@ -117,18 +121,18 @@ def test_restarts_back_off_and_give_up_after_a_burst(sup, capfd):
 
 
 def test_a_quiet_window_resets_the_backoff(sup):
-    for _ in range(3):
+    for _ in range(4):  # a fifth recovery now would back off 8 s, more than the settle
         sup.subdaemon_exits("pacemaker-based")
         sup.advance(GRACE)
         sup.service_exits("pacemakerd", 0)
-        sup.advance(10)
+        sup.advance(20)
     sup.advance(services.Service.recover_window)
     sup.subdaemon_exits("pacemaker-based")
     sup.advance(GRACE)
     before = sup.next_pid
     sup.service_exits("pacemakerd", 0)
-    sup.advance(0)
-    assert sup.next_pid != before, "restarted at once after a quiet window"
+    sup.advance(services.RECOVER_SETTLE)
+    assert sup.next_pid != before, "restarted after the settle alone after a quiet window"
 
 
 def test_restarts_that_bring_nothing_back_give_up_with_a_clean_stop(sup, capfd):
