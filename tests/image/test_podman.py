@@ -188,12 +188,14 @@ class Made:
 
     def cleanup(self) -> list[str]:
         problems = []
-        for name in reversed(self.containers):
-            if pstate(name) == "missing":
-                continue
-            out = podman("rm", "-f", "-v", "-t", "10", name, timeout=180)  # -v: anonymous volumes
-            if out.returncode != 0 and pstate(name) != "missing":
-                problems.append(f"podman rm -f -v {name}: {quiet(out.stderr)}")
+        # One call: podman stops and removes them in parallel (one by one, the 10 s stop of
+        # each cluster node added up to a minute). -v: their anonymous volumes too.
+        names = [n for n in reversed(self.containers) if pstate(n) != "missing"]
+        if names:
+            out = podman("rm", "-f", "-v", "-t", "10", *names, timeout=180)
+            for name in names:
+                if pstate(name) != "missing":
+                    problems.append(f"podman rm -f -v {name}: {quiet(out.stderr)}")
         for name in reversed(self.volumes):
             if podman("volume", "exists", name).returncode != 0:
                 continue
