@@ -82,6 +82,9 @@ def become_subreaper() -> None:
         log(f"cannot become a child subreaper: {os.strerror(ctypes.get_errno())}", WARNING)
 
 
+PROBE_FAST_FOR = 5.0  # seconds after a spawn during which readiness is probed every 0.1 s
+
+
 class Supervisor:
     """Runs a service plan (services.py): starts it in order, supervises, stops in reverse."""
 
@@ -347,8 +350,11 @@ class Supervisor:
             log(f"{svc.name} is ready ({self.elapsed()} after start){note}")
             self.start_next()
             return
-        # Backoff keeps the first answer fast and the load of a slow start low.
-        self.probe_delay = min(self.probe_delay * 2, 0.5)
+        # Backoff keeps the first answer fast and the load of a slow start low: every 0.1 s
+        # while a normal start would end (corosync answers ~0.4 s after its spawn, and
+        # everything after it waits for this answer), every 0.5 s after PROBE_FAST_FOR.
+        fast = self.clock() - self.spawned_at.get(svc.name, 0.0) < PROBE_FAST_FOR
+        self.probe_delay = min(self.probe_delay * 2, 0.1 if fast else 0.5)
         self.after("probe", self.probe_delay, lambda: self.probe(svc))
 
     def start_timed_out(self, svc: Service) -> None:

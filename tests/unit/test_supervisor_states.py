@@ -12,7 +12,7 @@ import pytest
 
 from pcmk_launch.errors import ExitCode
 from pcmk_launch.services import RESTART, Service
-from pcmk_launch.supervisor import Supervisor
+from pcmk_launch.supervisor import PROBE_FAST_FOR, Supervisor
 from tests.helpers.sim import SimSupervisor
 
 EXPORTER = "ha_cluster_exporter"
@@ -101,17 +101,28 @@ def test_a_pending_restart_is_cancelled_by_a_stop():
 # ---- readiness probes -----------------------------------------------------------------------
 
 
-def test_the_readiness_probe_backs_off_from_fast_to_half_a_second(capfd):
+def test_the_readiness_probe_backs_off_from_fast_to_a_tenth_of_a_second(capfd):
     sup = SimSupervisor()
     sup.answers["ready:corosync"] = [1, 1, 1, 1, 1, 1, 0]  # ready at the seventh probe
     sup.start_next()
     sup.advance(5)
     probes = [t for t, kind in sup.helpers_run if kind == "ready:corosync"]
     gaps = [round(b - a, 6) for a, b in zip(probes, probes[1:], strict=False)]
-    assert gaps == [0.04, 0.08, 0.16, 0.32, 0.5, 0.5]
+    assert gaps == [0.04, 0.08, 0.1, 0.1, 0.1, 0.1]
     assert sup.spawn_times("pacemakerd") == [probes[-1]], "pacemakerd starts once corosync is"
-    assert "corosync is ready (1.6s after start)" in logged(capfd)
+    assert "corosync is ready (0.5s after start)" in logged(capfd)
     assert sup.timers == {}, "no probe, deadline or progress line left once ready"
+
+
+def test_a_slow_start_is_probed_every_half_second_after_the_fast_period():
+    sup = SimSupervisor()
+    sup.answers["ready:corosync"] = [1]  # never ready in this test
+    sup.start_next()
+    sup.advance(PROBE_FAST_FOR + 3)
+    probes = [t for t, kind in sup.helpers_run if kind == "ready:corosync"]
+    late = [round(b - a, 6) for a, b in zip(probes, probes[1:], strict=False) if a > PROBE_FAST_FOR]
+    assert late[-3:] == [0.5, 0.5, 0.5], late
+    assert len(probes) < PROBE_FAST_FOR / 0.1 + 3 / 0.2, "a slow start is not probed at 10 Hz"
 
 
 def test_a_probe_that_never_passes_fails_the_start_at_the_start_timeout(capfd):
