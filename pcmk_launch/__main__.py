@@ -9,6 +9,8 @@ child hands back, through a pipe, what this process is to become, the supervisor
 options.Options as a JSON object, and the daemons' environment) or a user's command.
 """
 
+from __future__ import annotations
+
 import signal
 
 signal.pthread_sigmask(signal.SIG_BLOCK, set(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP})
@@ -18,8 +20,12 @@ import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 
+TYPE_CHECKING = False  # typing stays out of PID 1; mypy reads it
+if TYPE_CHECKING:
+    from typing import Any
 
-def run_cli_in_child() -> tuple[int, dict | None]:
+
+def run_cli_in_child() -> tuple[int, dict[str, Any] | None]:
     """The cli's exit code and its hand-off (None: nothing to become, just exit)."""
     r, w = os.pipe()
     pid = os.fork()
@@ -29,7 +35,7 @@ def run_cli_in_child() -> tuple[int, dict | None]:
         try:
             from .cli import main
 
-            def handoff(what: dict) -> None:
+            def handoff(what: dict[str, Any]) -> None:
                 with os.fdopen(w, "w") as pipe:
                     json.dump(what, pipe)
 

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from . import authkey
 from .errors import Problems
 from .nodelist import parse_address, show
-from .options import BOOTH_PORT as DEFAULT_PORT
+from .options import BOOTH_PORT
+
+DEFAULT_PORT = BOOTH_PORT  # booth's port unless PCMK_BOOTH_PORT says otherwise
 
 SITES, ARBITRATORS, TICKETS, PORT = (
     "PCMK_BOOTH_SITES",

@@ -21,13 +21,15 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from . import __version__, options, queries
 from .authkey import KEY_SIZE
 from .errors import ConfigError, ExitCode, report
+from .hostcheck import HostFacts
 from .nodes import cmd_nodes
-from .prepare import render_files
-from .settings import Cluster, RemoteNode, pacemaker_env
+from .prepare import Node, render_files
+from .settings import pacemaker_env
 
 SUBCOMMANDS = ("run", "render", "health", "status", "keygen", "nodes")
 
@@ -85,10 +87,10 @@ def cmd_keygen() -> int:
     return ExitCode.OK
 
 
-Handoff = Callable[[dict], None]
+Handoff = Callable[[dict[str, Any]], None]
 
 
-def supervisor_handoff(args: argparse.Namespace, node: Cluster | RemoteNode) -> dict:
+def supervisor_handoff(args: argparse.Namespace, node: Node) -> dict[str, Any]:
     """What PID 1 needs to become the supervisor: its Options (as a dict, for the pipe) and
     the daemons' environment."""
     opts = options.for_settings(node.settings, args.corosync_conf, args.log_socket)
@@ -100,7 +102,7 @@ def main(
     env: Mapping[str, str] | None = None,
     interfaces: dict[str, list[str]] | None = None,
     handoff: Handoff | None = None,
-    host_facts=None,
+    host_facts: HostFacts | None = None,
 ) -> int:
     """Entry point of the command line; env, interfaces and host_facts (hostcheck.HostFacts)
     are injectable (default: the real ones). handoff receives what PID 1 is to become
@@ -134,7 +136,7 @@ def main(
     return _handoff(handoff, supervisor_handoff(args, node))
 
 
-def _handoff(handoff: Handoff | None, what: dict) -> int:
+def _handoff(handoff: Handoff | None, what: dict[str, Any]) -> int:
     if handoff is None:
         raise RuntimeError(
             "running needs pcmk_launch.__main__ (python -m pcmk_launch, or the pcmk-launch "

@@ -30,9 +30,9 @@ import socketserver
 import stat
 import sys
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler
-from typing import Protocol
+from typing import Any, Protocol
 
 from pcmk_launch.errors import ConfigError
 
@@ -196,7 +196,9 @@ class FilterServer(socketserver.ThreadingUnixStreamServer):
         self.engine, self.allowed = engine, allowed
         super().__init__(path, _Handler)
 
-    def handle_error(self, request, client_address) -> None:  # e.g. a client that went away
+    def handle_error(
+        self, request: Any, client_address: Any
+    ) -> None:  # e.g. a client that went away
         log(f"request failed: {sys.exc_info()[1]!r}")
 
 
@@ -206,7 +208,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 30  # a client that stalls mid-request does not hold a thread forever
     server: FilterServer
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Callable[[], None]:
         # Every method (HEAD, PUT, DELETE...) goes through decide() and gets its 403 there.
         if name.startswith("do_"):
             return self._handle
@@ -261,12 +263,12 @@ class _Handler(BaseHTTPRequestHandler):
         if has_body and self.command != "HEAD":
             self.wfile.write(body)
 
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None):
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # Malformed requests: the same JSON shape as a denial; the engine never sees them.
         self.close_connection = True
         self._json(code, f"pcmk engine filter: bad request: {message or code}")
 
-    def log_message(self, format: str, *args) -> None:
+    def log_message(self, format: str, *args: Any) -> None:
         log(_printable(format % args))
 
 
@@ -277,7 +279,7 @@ def _tmp_path(listen: str) -> str:
     return f"{listen}.{os.getpid()}.tmp"
 
 
-def check(listen: str, engine: str, allow: str, group: str | None) -> tuple[frozenset, int]:
+def check(listen: str, engine: str, allow: str, group: str | None) -> tuple[frozenset[str], int]:
     """The allowed names and the socket's group id (-1: unchanged); ConfigError otherwise."""
     problems = []
     names = [n.strip() for n in allow.split(",") if n.strip()]

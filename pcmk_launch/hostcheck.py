@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 # knet asks for 8 MiB socket buffers. Without CAP_NET_ADMIN it gets 2 x net.core.[rw]mem_max
 # (the kernel doubles what it is asked for) and, as a privileged handle, refuses anything less.
@@ -78,7 +80,7 @@ class HostFacts:
     uid: int = 0  # the launcher's; capabilities are judged for root only
     shm_size: int | None = None  # bytes of /dev/shm (Docker's default: 64 MiB)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["knet_buffers"] = knet_plan(self)[0]
         return d
@@ -296,7 +298,7 @@ def probe_memlock() -> str | None:
     return None
 
 
-def corosync_version(run=subprocess.run) -> tuple[int, ...] | None:
+def corosync_version(run: Callable[..., Any] = subprocess.run) -> tuple[int, ...] | None:
     try:
         out = run(["corosync", "-v"], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.TimeoutExpired):
@@ -330,7 +332,7 @@ def shm_bytes() -> int | None:
     return st.f_blocks * st.f_frsize
 
 
-def corosync_got(pid: int) -> dict:
+def corosync_got(pid: int) -> dict[str, Any]:
     """What a running corosync really got: its scheduling policy and locked memory."""
     names = {os.SCHED_OTHER: "SCHED_OTHER", os.SCHED_RR: "SCHED_RR", os.SCHED_FIFO: "SCHED_FIFO"}
     try:

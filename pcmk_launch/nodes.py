@@ -22,11 +22,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from . import membership
+from .addresses import InterfaceTable
 from .config import env_with_stored, load_cluster, read_stored
 from .errors import ConfigError, ExitCode, NoClusterState, Problems, report
 from .fsutil import atomic_write
 from .launchlog import LOG
-from .nodelist import VAR
+from .nodelist import VAR, Node
 from .prepare import render_files
 from .queries import cluster_state
 from .settings import Cluster
@@ -153,7 +154,9 @@ def _fence_resources() -> str:
     return out.stdout if out.returncode == 0 else ""
 
 
-def _compute(action: str, words: list[str], current: str, retired, problems: Problems):
+def _compute(
+    action: str, words: list[str], current: str, retired: tuple[int, ...], problems: Problems
+) -> membership.Change:
     if action == "add":
         if not words:
             problems.add("nodes add needs at least one entry. Fix: e.g. nodes add node4=192.0.2.4")
@@ -171,7 +174,9 @@ def _compute(action: str, words: list[str], current: str, retired, problems: Pro
     return membership.replace(current, words[0], words[1], retired, problems)
 
 
-def _running_refusals(change: membership.Change, local, live: dict[int, str] | None, force: bool):
+def _running_refusals(
+    change: membership.Change, local: Node, live: dict[int, str] | None, force: bool
+) -> list[str]:
     """Problems with the live cluster: removing this node, or a node that still runs."""
     problems: list[str] = []
     for entry in change.removed:
@@ -191,7 +196,9 @@ def _running_refusals(change: membership.Change, local, live: dict[int, str] | N
     return problems
 
 
-def cmd_nodes(args: argparse.Namespace, env: Mapping[str, str], interfaces=None) -> int:
+def cmd_nodes(
+    args: argparse.Namespace, env: Mapping[str, str], interfaces: InterfaceTable | None = None
+) -> int:
     words = list(args.words)
     action = words.pop(0) if words else "show"
     if action not in ACTIONS:
@@ -209,7 +216,9 @@ def cmd_nodes(args: argparse.Namespace, env: Mapping[str, str], interfaces=None)
         return exc.exit_code
 
 
-def _load(env: Mapping[str, str], args, interfaces) -> Cluster:
+def _load(
+    env: Mapping[str, str], args: argparse.Namespace, interfaces: InterfaceTable | None
+) -> Cluster:
     cluster = load_cluster(env, args, interfaces, stored=False)
     if not isinstance(cluster, Cluster):
         raise ConfigError(
@@ -224,7 +233,9 @@ def _load(env: Mapping[str, str], args, interfaces) -> Cluster:
     return cluster
 
 
-def show(args, env: Mapping[str, str], interfaces=None) -> int:
+def show(
+    args: argparse.Namespace, env: Mapping[str, str], interfaces: InterfaceTable | None = None
+) -> int:
     env, used = env_with_stored(env, args.node_list_file)
     cluster = _load(env, args, interfaces)
     live = members()
@@ -244,7 +255,13 @@ def show(args, env: Mapping[str, str], interfaces=None) -> int:
     return ExitCode.OK
 
 
-def change(args, env: Mapping[str, str], action: str, words: list[str], interfaces=None) -> int:
+def change(
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    action: str,
+    words: list[str],
+    interfaces: InterfaceTable | None = None,
+) -> int:
     path = args.node_list_file
     stored = read_stored(path)
     current_env, used = env_with_stored(env, path)
@@ -318,7 +335,12 @@ def change(args, env: Mapping[str, str], action: str, words: list[str], interfac
 
 
 def _rollback(
-    path: str, old_text: bytes | None, render_args, env, running: bool, interfaces=None
+    path: str,
+    old_text: bytes | None,
+    render_args: argparse.Namespace,
+    env: Mapping[str, str],
+    running: bool,
+    interfaces: InterfaceTable | None = None,
 ) -> None:
     _restore(path, old_text)
     render_files(render_args, env, interfaces)

@@ -13,15 +13,20 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
+from typing import Any
 
 from . import booth, bundlehost, hostcheck, preview
+from .addresses import InterfaceTable
 from .cibfile import check_cib_schema, seed_cib
 from .conffiles import write_booth, write_config, write_key, write_remote_key
-from .config import VAR_NODE_LIST, env_list_matches, load_cluster, read_stored
+from .config import env_list_matches, load_cluster, read_stored
 from .errors import ConfigError
 from .launchlog import LOG
+from .nodelist import VAR as VAR_NODE_LIST
 from .settings import ArbitratorNode, Cluster, RemoteNode
 from .statedirs import clear_boot_dirs, ensure_state_dirs
+
+Node = Cluster | RemoteNode | ArbitratorNode  # what a role was prepared for
 
 NO_REMOTED = (
     "pacemaker-remoted is not installed here (Debian's pacemaker-remote package conflicts with "
@@ -30,7 +35,9 @@ NO_REMOTED = (
 NO_REMOTED_FIX = "run the remote image (make image-remote), or install pacemaker-remote."
 
 
-def render_files(args: argparse.Namespace, env: Mapping[str, str], interfaces=None):
+def render_files(
+    args: argparse.Namespace, env: Mapping[str, str], interfaces: InterfaceTable | None = None
+) -> Node:
     """Validate, then prepare what the role needs (ROLE_SETUP); the node it was done for."""
     node = load_cluster(env, args, interfaces)
     if node.settings.log_format == "json" and not args.dry_run:
@@ -214,7 +221,7 @@ def check_in_a_scratch_dir(cluster: Cluster, render: Callable[..., str]) -> None
         write_config(render(probe), path, render(probe, check=True))
 
 
-ROLE_SETUP: dict[str, Callable] = {
+ROLE_SETUP: dict[str, Callable[[argparse.Namespace, Any], Node]] = {
     "cluster": prepare_cluster,
     "remote": prepare_remote,
     "arbitrator": prepare_arbitrator,

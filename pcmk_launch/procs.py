@@ -6,6 +6,12 @@ from __future__ import annotations
 
 import os
 
+TYPE_CHECKING = False  # typing stays out of PID 1; mypy reads it
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    NamespaceOf = Callable[[int | str], tuple[str | None, int | None]]  # namespace_of
+
 COMM_LEN = 15  # /proc/PID/comm keeps 15 characters of a name
 
 # What pacemakerd runs and must keep running (the same six in Pacemaker 2.1 and 3.0). A
@@ -92,7 +98,7 @@ def same_namespace(
     return depth == mine[1]
 
 
-def pids_named(name: str, namespace_of=namespace_of) -> list[int]:
+def pids_named(name: str, namespace_of: NamespaceOf = namespace_of) -> list[int]:
     """Processes of this name in our own pid namespace: inside a container the container's;
     outside, never those of containers or namespace hosts beside us."""
     mine = namespace_of("self")
@@ -107,7 +113,7 @@ def pids_named(name: str, namespace_of=namespace_of) -> list[int]:
     return sorted(pids)
 
 
-def pacemaker_daemons(namespace_of=namespace_of) -> dict[str, int | None]:
+def pacemaker_daemons(namespace_of: NamespaceOf = namespace_of) -> dict[str, int | None]:
     """pacemakerd and each of its subdaemons in our pid namespace: name -> pid, None if absent.
     With no pacemakerd running, every subdaemon counts as absent."""
     pacemakerd = pids_named("pacemakerd", namespace_of)

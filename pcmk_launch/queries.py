@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import booth, health, hostcheck, listening, procs
-from .config import VAR_NODE_LIST, env_with_stored, load_cluster, read_stored
+from .config import env_with_stored, load_cluster, read_stored
 from .errors import ConfigError, NoClusterState, Problems, report
 from .membership import strangers
+from .nodelist import VAR as VAR_NODE_LIST
 from .options import NODE_LIST_FILE
 from .preview import metrics_line
 from .settings import Settings, parse_metrics, remote_port
@@ -24,7 +25,7 @@ from .settings import Settings, parse_metrics, remote_port
 TOOL_TIMEOUT = 10  # seconds crm_mon and cibadmin may take to answer
 
 
-def _run(argv: list[str]) -> subprocess.CompletedProcess:
+def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
     """One of pacemaker's tools; NoClusterState when it is missing or does not answer."""
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=TOOL_TIMEOUT)
@@ -180,7 +181,7 @@ def booth_lines(tickets: list[dict[str, str | None]] | None) -> list[str]:
     ]
 
 
-def host_report() -> dict:
+def host_report() -> dict[str, Any]:
     """status --json: what the node gets from its host (hostcheck) and what the running
     corosync really got (scheduling policy, locked memory)."""
     facts = hostcheck.read_facts()
@@ -195,7 +196,7 @@ def host_report() -> dict:
     }
 
 
-def node_list_report(env: Mapping[str, str], state: health.ClusterState) -> dict:
+def node_list_report(env: Mapping[str, str], state: health.ClusterState) -> dict[str, Any]:
     """status: the node list in force, where it comes from, and nodes pacemaker still shows
     that are not in it (a removal not finished, or written back by a new DC)."""
     current, used = env_with_stored(env, NODE_LIST_FILE)

@@ -180,7 +180,9 @@ class Cluster:
     booth_key: BoothKey | None = None
 
 
-def _number(env: Mapping[str, str], var: str, low: int, high: int, unit: str, problems: Problems):
+def _number(
+    env: Mapping[str, str], var: str, low: int, high: int, unit: str, problems: Problems
+) -> int | None:
     raw = env.get(var, VARIABLES[var][0]).strip()
     if raw == "":
         return None
