@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from pcmk_launch import health
 from tests.harness.cluster import (
     LAUNCHER_ARGV,
     Cluster,
@@ -32,6 +33,7 @@ from tests.harness.cluster import (
 )
 from tests.harness.hosts import Host, wait_for
 from tests.harness.pinger import VIP, Pinger, replies
+from tests.helpers.fencing import fence_events
 
 pytestmark = pytest.mark.root
 
@@ -40,7 +42,7 @@ LAUNCHER_STOP_TIMEOUT = 150  # > PCMK_STOP_TIMEOUT (90) + PCMK_COROSYNC_STOP_TIM
 # Lines on the surviving nodes that mean "a node was lost", not "a node left".
 # Not "Stonith/shutdown of node X was not expected": a DC elected while the old DC leaves
 # cleanly logs it too (its peer cache never saw the old DC's expected=down), as CI saw when the
-# VIP holder was the DC. Whether the leave was clean is read from the CIB instead (node_attrs:
+# VIP holder was the DC. Whether the leave was clean is read from the CIB instead (node_state:
 # expected_up false, not unclean) and from the fencing history.
 LOSS_MARKERS = (
     "Failed to receive the leave message",  # corosync: the node vanished
@@ -77,15 +79,16 @@ def current_run_log(host: Host) -> str:
     return text[text.rfind("==== harness: start") :]
 
 
-def node_attrs(host: Host) -> dict[str, dict[str, str]]:
-    """Raw <node> attributes of ``crm_mon --output-as=xml`` (unclean, expected_up...)."""
+def node_state(host: Host, name: str) -> health.NodeState | None:
+    """Node ``name`` as ``host``'s crm_mon shows it (online, unclean, expected_up...), read
+    by the launcher's own parser."""
     out = host.run(["crm_mon", "-1", "--output-as=xml"], timeout=15).stdout
-    return {n.get("name"): dict(n.attrib) for n in ET.fromstring(out).findall("nodes/node")}
+    return health.parse(out).node(name)
 
 
-def fence_events(host: Host) -> list[dict[str, str]]:
+def fences(host: Host) -> list[dict[str, str]]:
     out = host.run(["crm_mon", "-1", "--output-as=xml", "--include=fencing"], timeout=15).stdout
-    return [dict(e.attrib) for e in ET.fromstring(out).iter("fence_event")]
+    return fence_events(out)
 
 
 def corosync_quorum(host: Host) -> dict[str, str]:
@@ -302,12 +305,12 @@ def test_hard_node_loss_majority_keeps_quorum(make_cluster, timing):
     # test_graceful_leave_moves_vip_first, which checks for the absence of all of this).
     # stonith-enabled is on by default: the lost node is UNCLEAN (with no fence device
     # pacemaker says "Node ... is unclean but cannot be fenced" and attempts nothing).
-    attrs = wait_for(
-        lambda: node_attrs(rest[0]), 30, f"{victim.name} unclean",
-        until=lambda a: a[victim.name]["unclean"] == "true",
+    node = wait_for(
+        lambda: node_state(rest[0], victim.name), 30, f"{victim.name} unclean",
+        until=lambda n: n is not None and n.unclean,
     )  # fmt: skip
-    assert attrs[victim.name]["online"] == "false"
-    assert attrs[victim.name]["expected_up"] == "true"  # it never said goodbye
+    assert not node.online
+    assert node.expected_up  # it never said goodbye
 
 
 # --------------------------------------------------------------------------
@@ -549,10 +552,10 @@ def test_graceful_leave_moves_vip_first(vip_cluster, timing):
     state = wait_converged(rest, offline=[leaver.name], timeout=30)
     assert vip_where(state) == [new]
     for h in rest:
-        attrs = node_attrs(h)[leaver.name]
-        assert attrs["online"] == "false" and attrs["unclean"] == "false", attrs
-        assert attrs["expected_up"] == "false", attrs  # it said goodbye (a lost node: "true")
-        assert fence_events(h) == []
+        node = node_state(h, leaver.name)
+        assert node is not None and not node.online and not node.unclean, node
+        assert not node.expected_up, node  # it said goodbye (a lost node: expected up)
+        assert fences(h) == []
         since = log_since(h, marks[h.name])
         for marker in LOSS_MARKERS:
             assert marker not in since, f"{h.name}: {marker!r} after a graceful leave"

@@ -15,13 +15,13 @@ import re
 import secrets
 import subprocess
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pcmk_launch import health
+from tests.helpers.fencing import fence_events
 
 ROOT = Path(__file__).resolve().parents[2]
 # The Debian base of the image under test, and its tag, chosen as image/image.mk does:
@@ -229,11 +229,7 @@ def fence_history(container: str, target: str) -> list[dict[str, str]]:
     out = dexec(
         container, "stonith_admin", "--history", target, "--verbose", "--output-as=xml", timeout=30
     )
-    try:
-        root = ET.fromstring(out.stdout)
-    except ET.ParseError:
-        return []
-    return [dict(e.attrib) for e in root.iter("fence_event")]
+    return fence_events(out.stdout)
 
 
 def completed(event: dict[str, str]) -> float:
