@@ -180,12 +180,16 @@ def cluster(built_image, bundle_image, module_resources):
     return c
 
 
-def where(c: Cluster) -> tuple[list[str], list[str], object]:
+def where(
+    c: Cluster, replica_id: str = REPLICA, service: str = "web"
+) -> tuple[list[str], list[str], object]:
+    """Where the replica runs (only once it and its service are both Started), where the
+    service runs (the guest node), and crm_mon's state."""
     mon = crm_mon(c.any_up())
     if mon is None:
         return [], [], mon
-    replica = mon.resources.get(REPLICA, {})
-    web = mon.resources.get("web", {})
+    replica = mon.resources.get(replica_id, {})
+    web = mon.resources.get(service, {})
     started = replica.get("role") == "Started" and web.get("role") == "Started"
     return (replica.get("nodes", []) if started else []), web.get("nodes", []), mon
 
@@ -197,38 +201,55 @@ def http_get(c: Cluster, node: str, port: int) -> str:
     return out.stdout + out.stderr
 
 
-@pytest.fixture(scope="module")
-def bridge_bundle(cluster):
-    c = cluster
-    control, http = free_port(), free_port()
-    first = c.name[NODES[0]]
+def create_bundle(
+    c: Cluster, node: str, bundle: str, service: str, network: list[str], port: int
+) -> None:
+    """A one-replica bundle of the bundle image whose service is python's http.server on
+    `port` (ocf:heartbeat:anything), with the nodes' key and the log directory mapped in;
+    `network`: the network option of its container and what follows `network` in pcs."""
     pcs(
-        first, "resource", "bundle", "create", BUNDLE,
-        "container", "docker", f"image={BUNDLE_IMAGE}", f"network={c.network}",
+        node, "resource", "bundle", "create", bundle,
+        "container", "docker", f"image={BUNDLE_IMAGE}", network[0],
         "replicas=1", f"options=-e PCMK_authkey_location={KEY_DIR}/authkey",
-        "network", f"control-port={control}",
-        "port-map", "id=web-http", f"port={http}", "internal-port=8080",
-        "storage-map", "id=web-key", f"source-dir={c.key_path}", f"target-dir={KEY_DIR}",
+        "network", *network[1:],
+        "storage-map", f"id={service}-key", f"source-dir={c.key_path}", f"target-dir={KEY_DIR}",
         "options=ro",
-        "storage-map", "id=web-log", f"source-dir-root={c.log_path}", "target-dir=/var/log",
+        "storage-map", f"id={service}-log", f"source-dir-root={c.log_path}",
+        "target-dir=/var/log",
         "--disabled",
     )  # fmt: skip
     # Disabled until its resource is in: adding it changes the replica's run command, which
     # would restart a replica already started ("due to resource definition change").
     pcs(
-        first, "resource", "create", "web", "ocf:heartbeat:anything", "binfile=/usr/bin/python3",
-        "cmdline_options=-m http.server 8080 --directory /srv/www", "bundle", BUNDLE,
+        node, "resource", "create", service, "ocf:heartbeat:anything",
+        "binfile=/usr/bin/python3",
+        f"cmdline_options=-m http.server {port} --directory /srv/www", "bundle", bundle,
     )  # fmt: skip
-    pcs(first, "resource", "enable", BUNDLE)
+    pcs(node, "resource", "enable", bundle)
+
+
+@pytest.fixture(scope="module")
+def bridge_bundle(cluster):
+    c = cluster
+    control, http = free_port(), free_port()
+    network = [
+        f"network={c.network}", f"control-port={control}",
+        "port-map", "id=web-http", f"port={http}", "internal-port=8080",
+    ]  # fmt: skip
+    create_bundle(c, c.name[NODES[0]], BUNDLE, "web", network, 8080)
     return c, http
 
 
-def started(c: Cluster) -> tuple[str, str]:
-    def probe():
-        replica_nodes, web_nodes, mon = where(c)
-        return (len(replica_nodes) == 1 and web_nodes == [GUEST]), (replica_nodes, mon)
+def started(
+    c: Cluster, replica_id: str = REPLICA, service: str = "web", guest: str = GUEST
+) -> tuple[str, str]:
+    """Waits until the replica and its service run; the replica's node and its container."""
 
-    replica_nodes, _ = wait_for(probe, 180, "the bundle's replica and web started")
+    def probe():
+        replica_nodes, web_nodes, mon = where(c, replica_id, service)
+        return (len(replica_nodes) == 1 and web_nodes == [guest]), (replica_nodes, mon)
+
+    replica_nodes, _ = wait_for(probe, 180, f"{replica_id} and {service} started")
     return replica_nodes[0], c.name[replica_nodes[0]]
 
 
@@ -276,33 +297,9 @@ def test_host_network_bundle_with_a_control_port(cluster, module_resources):
     c = cluster
     module_resources.container(HOST_REPLICA)
     control, http = free_port(), free_port()
-    first = c.any_up()
-    pcs(
-        first, "resource", "bundle", "create", HOST_BUNDLE,
-        "container", "docker", f"image={BUNDLE_IMAGE}", "network=host", "replicas=1",
-        f"options=-e PCMK_authkey_location={KEY_DIR}/authkey",
-        "network", f"control-port={control}",
-        "storage-map", "id=hweb-key", f"source-dir={c.key_path}", f"target-dir={KEY_DIR}",
-        "options=ro",
-        "storage-map", "id=hweb-log", f"source-dir-root={c.log_path}", "target-dir=/var/log",
-        "--disabled",
-    )  # fmt: skip
-    pcs(
-        first, "resource", "create", "hweb", "ocf:heartbeat:anything", "binfile=/usr/bin/python3",
-        f"cmdline_options=-m http.server {http} --directory /srv/www", "bundle", HOST_BUNDLE,
-    )  # fmt: skip
-    pcs(first, "resource", "enable", HOST_BUNDLE)
-
-    def probe():
-        mon = crm_mon(c.any_up())
-        if mon is None:
-            return False, mon
-        replica = mon.resources.get(HOST_REPLICA, {})
-        web = mon.resources.get("hweb", {})
-        ok = replica.get("role") == "Started" and web.get("nodes") == [f"{HOST_BUNDLE}-0"]
-        return ok, (replica.get("nodes", []), mon)
-
-    nodes, _ = wait_for(probe, 180, "the host-network bundle's replica and hweb started")
+    network = ["network=host", f"control-port={control}"]
+    create_bundle(c, c.any_up(), HOST_BUNDLE, "hweb", network, http)
+    node, _ = started(c, HOST_REPLICA, "hweb", f"{HOST_BUNDLE}-0")
     assert inspect(HOST_REPLICA, "{{.HostConfig.NetworkMode}}") == "host"
     env = inspect(HOST_REPLICA, "{{json .Config.Env}}")
     assert f"PCMK_remote_port={control}" in env, env
@@ -311,7 +308,7 @@ def test_host_network_bundle_with_a_control_port(cluster, module_resources):
     sockets = docker("exec", HOST_REPLICA, "find", "/", "-xdev", "-type", "s").stdout.split()
     assert any(s.endswith("/lrmd") for s in sockets), sockets
     page = wait_for(
-        lambda: ("pdtest-bundle" in (t := http_get(c, nodes[0], http)), t),
+        lambda: ("pdtest-bundle" in (t := http_get(c, node, http)), t),
         60,
         f"HTTP on the engine's host, port {http}",
     )
