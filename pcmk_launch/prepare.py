@@ -52,6 +52,14 @@ def render_files(
     return ROLE_SETUP[node.settings.role](args, node)
 
 
+def prepare_state_dirs(args: argparse.Namespace) -> None:
+    """The state directories, and on a start what a host's boot empties (not on `render`,
+    which a reload runs while resource agents run)."""
+    ensure_state_dirs()
+    if args.command == "run":
+        clear_boot_dirs()
+
+
 def prepare_remote(args: argparse.Namespace, node: RemoteNode) -> RemoteNode:
     """PCMK_ROLE=remote: no corosync.conf and no CIB; only the key pacemaker-remoted reads."""
     if args.check:
@@ -72,9 +80,7 @@ def prepare_remote(args: argparse.Namespace, node: RemoteNode) -> RemoteNode:
     refusal = hostcheck.caps_refusal(facts, hostcheck.REMOTE_REQUIRED_CAPS)
     if refusal:
         raise ConfigError(refusal)
-    ensure_state_dirs()
-    if args.command == "run":  # not `render`, which a reload runs while agents run
-        clear_boot_dirs()
+    prepare_state_dirs(args)
     write_remote_key(node.remote_key)
     LOG.notice(
         f"Pacemaker Remote node: authkey {node.remote_key.keyfile} "
@@ -112,9 +118,7 @@ def prepare_cluster(args: argparse.Namespace, cluster: Cluster) -> Cluster:
         if cluster.booth is not None and cluster.booth_key is not None:
             prepare_booth(args, cluster.booth, cluster.booth_key, "cluster")
         return cluster
-    ensure_state_dirs()
-    if args.command == "run":  # not `render`, which a reload runs while agents run
-        clear_boot_dirs()
+    prepare_state_dirs(args)
     if cluster.crypto is None and not cluster.standalone:
         LOG.warning(
             "WARNING: PCMK_CRYPTO=off: cluster traffic is neither encrypted nor authenticated; "
