@@ -196,9 +196,8 @@ class FilterServer(socketserver.ThreadingUnixStreamServer):
         self.engine, self.allowed = engine, allowed
         super().__init__(path, _Handler)
 
-    def handle_error(
-        self, request: Any, client_address: Any
-    ) -> None:  # e.g. a client that went away
+    # A request that failed (e.g. a client that went away): one log line, no traceback.
+    def handle_error(self, request: Any, client_address: Any) -> None:
         log(f"request failed: {sys.exc_info()[1]!r}")
 
 

@@ -18,14 +18,16 @@ SYSCTLS = [Path(f"/proc/sys/net/core/{n}") for n in ("rmem_max", "wmem_max")]
 
 @contextlib.contextmanager
 def stock_socket_buffers() -> Iterator[None]:
-    saved = [p.read_text() for p in SYSCTLS]
+    changed: list[tuple[Path, str]] = []  # put back even when a later one cannot be set
     try:
         for p in SYSCTLS:
-            p.write_text(STOCK)
-    except OSError as exc:
-        require(False, f"cannot set {p} to the stock value: {exc}")
-    try:
+            saved = p.read_text()
+            try:
+                p.write_text(STOCK)
+            except OSError as exc:
+                require(False, f"cannot set {p} to the stock value: {exc}")
+            changed.append((p, saved))
         yield
     finally:
-        for p, value in zip(SYSCTLS, saved, strict=True):
+        for p, value in reversed(changed):
             p.write_text(value)
