@@ -34,9 +34,12 @@ import os
 import re
 import socket
 import ssl
+import subprocess
 import sys
 import time
 import urllib.parse
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
@@ -134,6 +137,11 @@ PARAMS = (
     Param("port_as_ip", "boolean", "--port-as-ip",
           "The plug is an IP address of the container (its address on a Docker network)",
           long="port-as-ip", default="0"),
+    Param("bundle_replicas", "boolean", "--bundle-replicas=[0|1]",
+          "Off also kills the target node's bundle replicas on this engine (the containers of"
+          " ocf:heartbeat:docker or podman in a bundle that the cluster status shows on the"
+          " node Pacemaker names in nodename), so that a replica never runs twice",
+          long="bundle-replicas", default="1"),
     Param("separator", "string", "-C, --separator=[char]",
           "Separator of the list action's columns", "C", "separator", ","),
     Param("verbose", "boolean", "-v, --verbose", "Log each API request to stderr", "v",
@@ -234,6 +242,8 @@ class Config:
     port_as_ip: bool
     separator: str
     verbose: bool
+    node: str | None = None  # the cluster node being fenced (Pacemaker's nodename)
+    bundle_replicas: bool = True
 
     @property
     def endpoint(self) -> str:
@@ -353,6 +363,8 @@ def build_config(opts: dict[str, str]) -> tuple[Config, list[str]]:
         port_as_ip=port_as_ip,
         separator=get("separator") or ",",
         verbose=_boolean(get("verbose"), "verbose", problems),
+        node=(opts.get("nodename") or "").strip() or None,
+        bundle_replicas=_boolean(get("bundle_replicas"), "bundle_replicas", problems),
     )
     return config, problems
 
@@ -575,7 +587,85 @@ def wait_until(api: DockerAPI, cid: str, running: bool, timeout: float, what: st
         time.sleep(POLL_INTERVAL)
 
 
-def power_off(api: DockerAPI, config: Config) -> str:
+# --- bundle replicas ------------------------------------------------------------------------
+# A bundle's replica is a sibling container on the node's engine, started by the node through
+# ocf:heartbeat:docker (or podman). Killing the node's container leaves it running, and once
+# the fence succeeds Pacemaker starts the replica elsewhere: it would run twice. So an off
+# also kills the replicas the cluster status shows on the target node. Pacemaker names a
+# replica's container resource <bundle>-docker-<n>, and the agent names the container after
+# its resource (lib/pengine/bundle.c sets no `name`).
+
+CONTAINER_AGENTS = ("ocf:heartbeat:docker", "ocf:heartbeat:podman")
+StatusSource = Callable[[], str | None]
+
+
+def crm_mon_status() -> str | None:
+    """The cluster status as crm_mon XML; None where crm_mon is not installed (the agent run
+    by hand outside a cluster node)."""
+    try:
+        out = subprocess.run(
+            ["crm_mon", "--one-shot", "--output-as=xml"],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    except FileNotFoundError:
+        return None
+    except subprocess.TimeoutExpired:
+        raise FenceError(
+            "crm_mon timed out: cannot tell which bundle replicas the node runs"
+        ) from None
+    if out.returncode != 0:
+        why = (out.stderr or out.stdout).strip()[-300:]
+        raise FenceError(
+            f"crm_mon failed (exit code {out.returncode}), so the node's bundle replicas are"
+            f" unknown: {why}"
+        )
+    return out.stdout
+
+
+def replicas_on(status_xml: str, node: str) -> list[str]:
+    """The containers of every bundle replica that crm_mon's XML shows active on `node`."""
+    try:
+        root = ET.fromstring(status_xml)
+    except ET.ParseError as exc:
+        raise FenceError(f"crm_mon printed no valid XML: {exc}") from None
+    names = {
+        str(rsc.get("id"))
+        for bundle in root.iter("bundle")
+        for rsc in bundle.iter("resource")
+        if rsc.get("resource_agent") in CONTAINER_AGENTS
+        and any(n.get("name") == node for n in rsc.findall("node"))
+    }
+    return sorted(names)
+
+
+def kill_replicas(api: DockerAPI, config: Config, status: StatusSource) -> str:
+    """Kills the target node's bundle replicas on this engine and waits until each is stopped;
+    says what it did ("" when there was nothing to do)."""
+    if not (config.bundle_replicas and config.node):
+        return ""
+    xml = status()
+    if xml is None:
+        log("WARNING: crm_mon not found: not looking for the node's bundle replicas")
+        return ""
+    killed = []
+    for name in replicas_on(xml, config.node):
+        try:
+            if api.kill(name):
+                killed.append(name)
+            wait_until(api, name, False, config.power_timeout, f"{name} (bundle replica)")
+        except Missing:
+            continue  # not on this engine, or already removed: not running here
+    return f"; bundle replicas killed: {', '.join(killed)}" if killed else ""
+
+
+def power_off(api: DockerAPI, config: Config, status: StatusSource = crm_mon_status) -> str:
+    """Kills the node's container (first, so that the node cannot restart a replica), then its
+    bundle replicas."""
+    node_off = _node_off(api, config)
+    return node_off + kill_replicas(api, config, status)
+
+
+def _node_off(api: DockerAPI, config: Config) -> str:
     cid = resolve(api, config)
     if cid is None:
         if config.missing_as_off:
@@ -644,20 +734,20 @@ def do_monitor(api: DockerAPI, config: Config) -> int:
     return EC_OK
 
 
-def run(config: Config) -> int:
+def run(config: Config, status: StatusSource = crm_mon_status) -> int:
     api = DockerAPI(config)
     action = config.action
     if action in ("off", "reboot") and config.delay:
         time.sleep(config.delay)
     if action == "off":
-        detail = power_off(api, config)
+        detail = power_off(api, config, status)
         print(f"Success: Powered OFF ({detail})")
         return EC_OK
     if action == "on":
         print(f"Success: Powered ON ({power_on(api, config)})")
         return EC_OK
     if action == "reboot":
-        detail = power_off(api, config)
+        detail = power_off(api, config, status)
         try:
             power_on(api, config)
         except FenceError as exc:  # the node is fenced; "on" failing is a don't-care (API)
@@ -724,7 +814,9 @@ def metadata() -> str:
 # --- main -----------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None, stdin=None) -> int:
+def main(argv: list[str] | None = None, stdin=None, status: StatusSource = crm_mon_status) -> int:
+    """`status` gives the cluster status (crm_mon XML) that names the target's bundle
+    replicas; tests pass their own."""
     argv = sys.argv[1:] if argv is None else argv
     try:
         if argv:
@@ -745,7 +837,7 @@ def main(argv: list[str] | None = None, stdin=None) -> int:
             if config.ip and not config.ssl:
                 log("WARNING: ssl=0: the Docker API over plain TCP is unauthenticated")
             return EC_OK
-        return run(config)
+        return run(config, status)
     except FenceError as exc:
         log(f"ERROR: {exc}")
         return EC_ERROR

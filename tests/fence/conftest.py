@@ -41,12 +41,15 @@ class Result:
 
 @pytest.fixture
 def run(agent, capsys, monkeypatch):
-    """run(*argv) or run(stdin="k=v\\n...") -> Result, in-process."""
+    """run(*argv) or run(stdin="k=v\\n...") -> Result, in-process. `status`: the cluster
+    status the agent reads (crm_mon XML, or a function that gives it); default: none, as on a
+    host without crm_mon."""
     monkeypatch.setattr(agent, "POLL_INTERVAL", 0.02)
 
-    def _run(*argv: str, stdin: str | None = None) -> Result:
+    def _run(*argv: str, stdin: str | None = None, status=None) -> Result:
         capsys.readouterr()
-        rc = agent.main(list(argv), stdin=io.StringIO(stdin or ""))
+        source = status if callable(status) else (lambda: status)
+        rc = agent.main(list(argv), stdin=io.StringIO(stdin or ""), status=source)
         captured = capsys.readouterr()
         return Result(rc, captured.out, captured.err)
 
