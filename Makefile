@@ -27,7 +27,7 @@ help:
 	@echo "make bench       formation, failover, stop, footprint, image sizes -> docs/benchmarks.md"
 	@echo "make soak        seeded random faults on 5 nodes (SOAK_SECONDS, SOAK_SEED, SOAK_FENCING=off|ipmi)"
 	@echo "make test-debian13-host   unit, supervisor, cluster inside a Debian 13 root filesystem"
-	@echo "make lint | typecheck | format | bench-quick | bench-booth | soak-quick | image | export | demo-down | clean"
+	@echo "make lint | typecheck | format | bench-quick | bench-booth | soak-quick | image | image-bundle | export | demo-down | clean"
 
 # A venv whose pip install failed is removed: else its python would count as done next time.
 $(PYTHON):
@@ -58,7 +58,7 @@ lint: $(PYTHON) $(MYPY)
 	$(RUFF) check .
 	$(RUFF) format --check .
 	$(MYPY)
-	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/hadolint Dockerfile image/bundle.Dockerfile
 	$(VENV)/bin/shellcheck image/*.sh deps/*.sh tests/harness/*.sh tests/hostroot/*.sh .ci/run
 
 format: $(PYTHON)
