@@ -36,15 +36,22 @@ TOKEN_COEFFICIENT_MS = 650  # added per node above two
 KNET_PING_MS = 200
 
 
-def knet_ping_interval(token_ms: int | None, nodes: int) -> int:
+def effective_token(token_ms: int | None, coefficient_ms: int | None, nodes: int) -> int:
+    """The token corosync runs with: token, plus the coefficient per node above two (only
+    from 3 nodes on; totemconfig.c), e.g. 750 ms becomes 1400 ms for 3 nodes."""
+    per_node = TOKEN_COEFFICIENT_MS if coefficient_ms is None else coefficient_ms
+    extra = per_node * (nodes - 2) if nodes > 2 else 0
+    return (token_ms or COROSYNC_TOKEN_MS) + extra
+
+
+def knet_ping_interval(token_ms: int | None, nodes: int, coefficient_ms: int | None = None) -> int:
     """The knet ping interval to render, in ms.
 
     knet pings every token/4 by default (912 ms for 3 nodes) and calls a link up after
     3 pongs, so peers find each other 2-3 s after start; at 200 ms they do within a second.
     The link-down timeout stays corosync's (token/2): only discovery gets faster.
     """
-    token = (token_ms or COROSYNC_TOKEN_MS) + TOKEN_COEFFICIENT_MS * max(0, nodes - 2)
-    return min(KNET_PING_MS, token // 4)
+    return min(KNET_PING_MS, effective_token(token_ms, coefficient_ms, nodes) // 4)
 
 
 def render(cluster: Cluster, check: bool = False, knet_fallback: bool = False) -> str:
@@ -59,7 +66,7 @@ def render(cluster: Cluster, check: bool = False, knet_fallback: bool = False) -
     return template.render(
         s=s,
         knet_links=len(cluster.local.addrs) if peers else 0,
-        knet_ping_ms=knet_ping_interval(s.token_ms, len(cluster.nodes)),
+        knet_ping_ms=knet_ping_interval(s.token_ms, len(cluster.nodes), s.token_coefficient_ms),
         nodes=cluster.nodes,
         quorum=cluster.quorum,
         crypto=cluster.crypto,

@@ -57,6 +57,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "PCMK_CLUSTER_NAME": ("docker", "corosync cluster_name"),
     "PCMK_TRANSPORT": ("knet", "knet, or udpu (one link only)"),
     "PCMK_TOKEN_TIMEOUT": ("", "totem token timeout in ms (corosync's default: 3000)"),
+    "PCMK_TOKEN_COEFFICIENT": (
+        "",
+        "ms corosync adds to the token per node above two (corosync's default: 650)",
+    ),
     "PCMK_CONSENSUS_TIMEOUT": ("", "totem consensus timeout in ms (default: 1.2 x token)"),
     "PCMK_QUORUM": ("", "votequorum options as key=value words"),
     "PCMK_CLUSTER_PROPERTIES": (
@@ -108,6 +112,7 @@ CLUSTER_ONLY = (
     "PCMK_NODE_LIST",
     "PCMK_TRANSPORT",
     "PCMK_TOKEN_TIMEOUT",
+    "PCMK_TOKEN_COEFFICIENT",
     "PCMK_CONSENSUS_TIMEOUT",
     "PCMK_QUORUM",
     "PCMK_CLUSTER_PROPERTIES",
@@ -134,6 +139,7 @@ class Settings:
     cluster_name: str = "docker"
     transport: str = "knet"
     token_ms: int | None = None
+    token_coefficient_ms: int | None = None
     consensus_ms: int | None = None
     quorum: tuple[tuple[str, str], ...] = ()
     cluster_properties: tuple[tuple[str, str], ...] = DEFAULT_PROPERTY_PAIRS
@@ -305,6 +311,7 @@ def parse_settings(env: Mapping[str, str], problems: Problems) -> Settings:
         problems.add(f"PCMK_TRANSPORT={show(transport)} is unknown. Fix: use knet or udpu.")
     # Below ~126 ms corosync refuses a 2-node token; nothing that low is sane on a real network.
     token = _number(env, "PCMK_TOKEN_TIMEOUT", 200, 600_000, "ms", problems)
+    coefficient = _number(env, "PCMK_TOKEN_COEFFICIENT", 0, 600_000, "ms", problems)
     consensus = _number(env, "PCMK_CONSENSUS_TIMEOUT", 240, 720_000, "ms", problems)
     if token and consensus and consensus < token * 1.2:
         problems.add(
@@ -331,6 +338,7 @@ def parse_settings(env: Mapping[str, str], problems: Problems) -> Settings:
         cluster_name=name,
         transport=transport,
         token_ms=token,
+        token_coefficient_ms=coefficient,
         consensus_ms=consensus,
         quorum=_quorum(env, problems),
         cluster_properties=_properties(env, problems),

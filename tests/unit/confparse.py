@@ -26,6 +26,7 @@ TOTEM_KEYS = {
     "crypto_hash",
     "keyfile",
     "token",
+    "token_coefficient",
     "consensus",
 }
 NODE_KEYS = {f"ring{i}_addr" for i in range(8)} | {"name", "nodeid"}

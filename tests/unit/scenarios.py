@@ -188,6 +188,18 @@ SCENARIOS = [
         ("192.0.2.11",),
         (N2, N3),
     ),
+    Scenario(
+        # the fast profile: a 750 ms token that stays 750 ms with 3 nodes
+        "fast",
+        {
+            "PCMK_NODE_LIST": THREE,
+            "PCMK_TOKEN_TIMEOUT": "750",
+            "PCMK_TOKEN_COEFFICIENT": "0",
+            "PCMK_CONSENSUS_TIMEOUT": "900",
+        },
+        ("192.0.2.11",),
+        (N2, N3),
+    ),
 ]
 SCENARIOS += [
     Scenario(

@@ -170,6 +170,17 @@ TWO = "192.0.2.11 192.0.2.12"
         {"PCMK_NODE_LIST": TWO, "PCMK_AUTHKEY_FILE": "/etc/corosync/authkey"},
         {"PCMK_NODE_LIST": TWO, "PCMK_TRANSPORT": "udpu"},
         {"PCMK_NODE_LIST": TWO, "PCMK_TRANSPORT": "udpu", "PCMK_CRYPTO": "off"},
+        {
+            "PCMK_NODE_LIST": " ".join(f"198.18.0.{i}" for i in range(1, 32)) + " 192.0.2.11",
+            "PCMK_TOKEN_TIMEOUT": "600000",
+            "PCMK_TOKEN_COEFFICIENT": "600000",
+        },
+        {
+            "PCMK_NODE_LIST": "192.0.2.11 192.0.2.12 192.0.2.13",
+            "PCMK_TOKEN_TIMEOUT": "750",
+            "PCMK_TOKEN_COEFFICIENT": "0",
+            "PCMK_CONSENSUS_TIMEOUT": "900",
+        },
     ],
     ids=[
         "token-min-standalone",
@@ -184,6 +195,8 @@ TWO = "192.0.2.11 192.0.2.12"
         "authkey-file",
         "udpu-crypto-default",
         "udpu-crypto-off",
+        "coefficient-max-32-nodes",
+        "fast-profile",
     ],
 )
 def test_values_the_launcher_accepts_pass_corosync_t(tmp_path: Path, env: dict[str, str]):

@@ -140,6 +140,34 @@ def test_knet_ping_interval_never_slower_than_corosyncs_default(token, nodes, ex
     assert corosync_conf.knet_ping_interval(token, nodes) == expected
 
 
+@pytest.mark.parametrize(
+    ("token", "coefficient", "nodes", "expected"),
+    [
+        (None, None, 3, 3650),  # corosync's defaults
+        (750, None, 3, 1400),  # what "token: 750" means for 3 nodes
+        (750, 0, 3, 750),
+        (750, 100, 5, 1050),
+        (750, None, 2, 750),  # two nodes: the coefficient never applies
+        (1000, 0, 16, 1000),
+    ],
+)
+def test_effective_token_adds_the_coefficient_per_node_above_two(
+    token, coefficient, nodes, expected
+):
+    assert corosync_conf.effective_token(token, coefficient, nodes) == expected
+
+
+def test_the_fast_profile_renders_its_coefficient():
+    c = conf("fast")
+    assert (c.totem["token"], c.totem["token_coefficient"], c.totem["consensus"]) == (
+        "750",
+        "0",
+        "900",
+    )
+    assert c.interfaces[0]["knet_ping_interval"] == "187"  # 750 / 4: faster than 200
+    assert "token_coefficient" not in conf("options").totem  # unset: corosync's 650
+
+
 def test_authkey_location():
     assert conf("two_nodes").totem["keyfile"] == "/etc/corosync/authkey"  # beside corosync.conf
     assert conf("passphrase").totem["keyfile"] == "/run/pcmk_launch/authkey"  # derived, written

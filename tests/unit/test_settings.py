@@ -52,6 +52,9 @@ GOOD = [
     ({"PCMK_TOKEN_TIMEOUT": ""}, "token_ms", None),
     ({"PCMK_TOKEN_TIMEOUT": "600000"}, "token_ms", 600000),
     ({"PCMK_CONSENSUS_TIMEOUT": "4000"}, "consensus_ms", 4000),
+    ({"PCMK_TOKEN_COEFFICIENT": "0"}, "token_coefficient_ms", 0),
+    ({"PCMK_TOKEN_COEFFICIENT": "650"}, "token_coefficient_ms", 650),
+    ({"PCMK_TOKEN_COEFFICIENT": ""}, "token_coefficient_ms", None),
     ({"PCMK_TOKEN_TIMEOUT": "1000", "PCMK_CONSENSUS_TIMEOUT": "1200"}, "consensus_ms", 1200),
     ({"PCMK_START_TIMEOUT": "1"}, "start_timeout", 1.0),
     ({"PCMK_STOP_TIMEOUT": "86400"}, "stop_timeout", 86400.0),
@@ -124,6 +127,13 @@ BAD = [
     ("token-too-big", {"PCMK_TOKEN_TIMEOUT": "600001"}, ["PCMK_TOKEN_TIMEOUT", "'600001'"]),
     ("token-zero", {"PCMK_TOKEN_TIMEOUT": "0"}, ["PCMK_TOKEN_TIMEOUT", "'0'"]),
     ("consensus-word", {"PCMK_CONSENSUS_TIMEOUT": "x"}, ["PCMK_CONSENSUS_TIMEOUT", "'x'"]),
+    ("coefficient-negative", {"PCMK_TOKEN_COEFFICIENT": "-1"}, ["PCMK_TOKEN_COEFFICIENT", "'-1'"]),
+    ("coefficient-word", {"PCMK_TOKEN_COEFFICIENT": "none"}, ["PCMK_TOKEN_COEFFICIENT", "'none'"]),
+    (
+        "coefficient-too-big",
+        {"PCMK_TOKEN_COEFFICIENT": "600001"},
+        ["PCMK_TOKEN_COEFFICIENT", "'600001'"],
+    ),
     ("consensus-too-small", {"PCMK_CONSENSUS_TIMEOUT": "119"}, ["PCMK_CONSENSUS_TIMEOUT", "'119'"]),
     (
         "consensus-below-1.2-token",
