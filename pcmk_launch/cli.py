@@ -23,11 +23,10 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from . import __version__, options, queries
+from . import __version__, options
 from .authkey import KEY_SIZE
 from .errors import ConfigError, ExitCode, report
 from .hostcheck import HostFacts
-from .nodes import cmd_nodes
 from .prepare import Node, render_files
 from .settings import pacemaker_env
 
@@ -117,12 +116,15 @@ def main(
         signal.pthread_sigmask(signal.SIG_SETMASK, set())  # a plain tool: Ctrl-C works
     if args.command == "keygen":
         return cmd_keygen()
-    if args.command == "health":
-        return queries.cmd_health(env)
-    if args.command == "status":
-        return queries.cmd_status(env, args.json)
-    if args.command == "nodes":
-        return cmd_nodes(args, env, interfaces)
+    if args.command in ("health", "status", "nodes"):
+        # Imported here: a node's start (every `docker run`) needs none of them.
+        from . import nodes, queries
+
+        if args.command == "health":
+            return queries.cmd_health(env)
+        if args.command == "status":
+            return queries.cmd_status(env, args.json)
+        return nodes.cmd_nodes(args, env, interfaces)
     if args.words:
         report(f"unexpected arguments: {' '.join(args.words)}. Fix: see pcmk-launch --help")
         return ExitCode.CONFIG

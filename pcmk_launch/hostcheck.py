@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 # knet asks for 8 MiB socket buffers. Without CAP_NET_ADMIN it gets 2 x net.core.[rw]mem_max
@@ -307,7 +307,8 @@ def corosync_version(run: Callable[..., Any] = subprocess.run) -> tuple[int, ...
     return tuple(int(x) for x in m.group(1).split(".")) if m else None
 
 
-def read_facts() -> HostFacts:
+def read_facts(version: bool = True) -> HostFacts:
+    """This host's facts. version=False skips `corosync -v` (a process spawn on every start)."""
     with open("/proc/self/status") as f:
         caps = effective_caps(f.read())
     sock = next((p for p in ENGINE_SOCKETS if os.path.exists(p)), None)
@@ -318,10 +319,19 @@ def read_facts() -> HostFacts:
         realtime=probe_realtime(),
         memlock=probe_memlock(),
         engine_socket=sock,
-        corosync_version=corosync_version(),
+        corosync_version=corosync_version() if version else None,
         uid=os.geteuid(),
         shm_size=shm_bytes(),
     )
+
+
+def with_version_if_needed(
+    f: HostFacts, read: Callable[[], tuple[int, ...] | None] = corosync_version
+) -> HostFacts:
+    """Ask corosync its version only where knet_plan depends on it (buffers it cannot get)."""
+    if f.corosync_version is not None or knet_plan(f)[0] == "full":
+        return f
+    return replace(f, corosync_version=read())
 
 
 def shm_bytes() -> int | None:

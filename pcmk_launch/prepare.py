@@ -76,7 +76,7 @@ def prepare_remote(args: argparse.Namespace, node: RemoteNode) -> RemoteNode:
         return node
     if missing and args.command == "run":
         raise ConfigError(f"PCMK_ROLE=remote: {NO_REMOTED} Fix: {NO_REMOTED_FIX}")
-    facts = getattr(args, "host_facts", None) or hostcheck.read_facts()
+    facts = getattr(args, "host_facts", None) or hostcheck.read_facts(version=False)
     refusal = hostcheck.caps_refusal(facts, hostcheck.REMOTE_REQUIRED_CAPS)
     if refusal:
         raise ConfigError(refusal)
@@ -95,7 +95,9 @@ def prepare_cluster(args: argparse.Namespace, cluster: Cluster) -> Cluster:
     from . import corosync_conf
 
     check_cib_schema(args.cib_file)
-    facts = getattr(args, "host_facts", None) or hostcheck.read_facts()
+    facts = getattr(args, "host_facts", None) or hostcheck.with_version_if_needed(
+        hostcheck.read_facts(version=False)
+    )
     knet = cluster.settings.transport == "knet"
     refusals = [hostcheck.caps_refusal(facts), hostcheck.knet_refusal(facts) if knet else None]
     if any(refusals):
@@ -199,7 +201,7 @@ def prepare_arbitrator(args: argparse.Namespace, node: ArbitratorNode) -> Arbitr
         sys.stdout.write("pcmk-launch dry run: nothing is written or started.\n")
         sys.stdout.write("role: booth arbitrator (boothd alone: no corosync, no pacemaker)\n")
     else:
-        facts = getattr(args, "host_facts", None) or hostcheck.read_facts()
+        facts = getattr(args, "host_facts", None) or hostcheck.read_facts(version=False)
         refusals = [hostcheck.caps_refusal(facts, hostcheck.ARBITRATOR_REQUIRED_CAPS)]
         if shutil.which("boothd") is None:
             refusals.append(

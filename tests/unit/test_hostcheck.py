@@ -180,3 +180,22 @@ def test_a_remote_node_needs_only_chown(capsys, tmp_path):
     if "pacemaker-remoted is not installed" in err:  # the full image's Pacemaker: no daemon
         pytest.skip("pacemaker-remoted not installed here")
     assert code == 2 and "CAP_CHOWN: " in err and "--cap-add=CHOWN" in err, err
+
+
+def test_corosync_is_asked_its_version_only_where_knet_depends_on_it():
+    asked = []
+
+    def read():
+        asked.append(1)
+        return (3, 1, 0)
+
+    roomy = facts(corosync_version=None, caps=(), rmem_max=4194304, wmem_max=4194304)
+    assert hostcheck.with_version_if_needed(roomy, read) is roomy
+    admin = facts(corosync_version=None, rmem_max=212992, wmem_max=212992)
+    assert hostcheck.with_version_if_needed(admin, read) is admin
+    assert not asked
+    stock = facts(corosync_version=None, caps=(), rmem_max=212992, wmem_max=212992)
+    assert hostcheck.knet_plan(stock)[0] == "fallback"  # the unknown version's benefit
+    known = hostcheck.with_version_if_needed(stock, read)
+    assert known.corosync_version == (3, 1, 0) and asked == [1]
+    assert hostcheck.knet_plan(known)[0] == "refuse"
