@@ -45,8 +45,8 @@ RUN mkdir -p /out \
         && rm -rf /var/lib/apt/lists/* ./*.deb; \
     fi
 
-# --- the image
-FROM ${BASE_IMAGE}
+# --- the image (stage `stack`: everything but the volumes, see the end)
+FROM ${BASE_IMAGE} AS stack
 ARG EXTRA_PACKAGES=""
 # cluster: a full node (corosync + pacemaker, booth for multi-site); remote: a Pacemaker Remote
 # node (pacemaker-remoted, `make image-remote`); arbitrator: boothd alone (`make
@@ -126,11 +126,6 @@ ENV LANG=C.UTF-8 \
     PYTHONUNBUFFERED=1 \
     PCMK_ROLE=${ROLE}
 
-# Cluster state (CIB, policy engine inputs, corosync's ring id) outlives the container.
-# /etc/corosync is NOT a volume: pcmk-launch rewrites corosync.conf on every start from the
-# PCMK_* environment, and a volume would pin the first image's copy of that directory.
-VOLUME ["/var/lib/pacemaker", "/var/lib/corosync"]
-
 # cluster: corosync knet/udpu, ha_cluster_exporter's Prometheus endpoint (PCMK_METRICS=on);
 # remote: pacemaker-remoted (image/image.mk sets PORTS=3121/tcp for image-remote)
 ARG PORTS="5405/udp 9664/tcp"
@@ -153,3 +148,20 @@ LABEL org.opencontainers.image.title="pacemaker_docker" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.base.name="${BASE_IMAGE}"
+
+# --- a bundle replica's base (`make image-bundle`, ROLE=remote): add a service FROM it.
+# No volumes: ocf:heartbeat:docker removes a stopped replica with `docker rm` without -v, so
+# every anonymous volume a replica got stays on the engine's host, two per replica start.
+FROM stack AS bundle
+# IPC through socket files, not abstract sockets: with network=host a replica's @lrmd and
+# @cib_rw would otherwise be sockets of the host's namespace, where they collide with any
+# other Pacemaker there (the host's own, a --net=host node, another replica).
+RUN mkdir -p /etc/libqb && touch /etc/libqb/force-filesystem-sockets
+LABEL org.opencontainers.image.description="Base of a Pacemaker bundle's image: pacemaker-remoted (run by the bundle), filesystem IPC sockets"
+
+# --- the node (the default target)
+FROM stack
+# Cluster state (CIB, policy engine inputs, corosync's ring id) outlives the container.
+# /etc/corosync is NOT a volume: pcmk-launch rewrites corosync.conf on every start from the
+# PCMK_* environment, and a volume would pin the first image's copy of that directory.
+VOLUME ["/var/lib/pacemaker", "/var/lib/corosync"]

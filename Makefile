@@ -58,7 +58,7 @@ lint: $(PYTHON) $(MYPY)
 	$(RUFF) check .
 	$(RUFF) format --check .
 	$(MYPY)
-	$(VENV)/bin/hadolint Dockerfile image/bundle.Dockerfile
+	$(VENV)/bin/hadolint Dockerfile
 	$(VENV)/bin/shellcheck image/*.sh deps/*.sh tests/harness/*.sh tests/hostroot/*.sh .ci/run
 
 format: $(PYTHON)

@@ -6,8 +6,9 @@
 #                    then docker build -t $(IMAGE)
 #   make image-remote  the same Dockerfile as a lean Pacemaker Remote image, $(REMOTE_IMAGE)
 #   make image-arbitrator  the same Dockerfile as a lean booth arbitrator, $(ARBITRATOR_IMAGE)
-#   make image-bundle  the base of a bundle's image, $(BUNDLE_IMAGE): $(REMOTE_IMAGE) plus
-#                    libqb's filesystem sockets (image/bundle.Dockerfile); add a service FROM it
+#   make image-bundle  the base of a bundle's image, $(BUNDLE_IMAGE): the remote image's
+#                    stack without its volumes, plus libqb's filesystem sockets (the
+#                    Dockerfile's `bundle` stage); add a service FROM it
 #   make image-variants  all of them (full, cloud, remote, remote-cloud; full and cloud on
 #                    Debian 12), as `make bench` reports them
 #   make image CLOUD=1, make image-remote CLOUD=1   the cloud variants (boto3 for cloud-vip,
@@ -38,7 +39,7 @@
 #   ARBITRATOR_IMAGE tag `make image-arbitrator` builds (default pacemaker_docker:arbitrator): a
 #                    booth arbitrator (ROLE=arbitrator: image/packages/arbitrator.txt, port 9929)
 #   BUNDLE_IMAGE     tag `make image-bundle` builds (default pacemaker_docker:bundle, or
-#                    pacemaker_docker:<suite>-bundle on another base), FROM $(REMOTE_IMAGE)
+#                    pacemaker_docker:<suite>-bundle on another base)
 #   DOCKER_CLI       1 include the docker CLI (31 MB on Debian 13, 44 MB on 12), 0 leave it
 #                    out. Default: 1 for `make image`, 0 for `make image-remote` (a remote
 #                    runs containers as resources, ocf:heartbeat:docker, only with DOCKER_CLI=1)
@@ -122,13 +123,11 @@ image-arbitrator:
 	$(MAKE) --no-print-directory image ROLE=arbitrator PORTS='9929/tcp 9929/udp' \
 		IMAGE=$(ARBITRATOR_IMAGE) DOCKER_CLI=0 CLOUD=0
 
-# A bundle's base: the remote image plus one layer. The remote image is the one of this base:
-# pass REMOTE_IMAGE=pacemaker_docker:<suite>-remote with another BASE_IMAGE.
-image-bundle: image-remote
-	$(DOCKER) build -q -t $(BUNDLE_IMAGE) --build-arg REMOTE_IMAGE='$(REMOTE_IMAGE)' \
-		- < $(PCMK_IMAGE_DIR)/bundle.Dockerfile >/dev/null
-	@echo "built $(BUNDLE_IMAGE) FROM $(REMOTE_IMAGE): $$($(DOCKER) image inspect \
-		-f '{{.Size}}' $(BUNDLE_IMAGE) | awk '{ printf "%.0f MB", $$1 / 1e6 }')"
+# A bundle's base: the remote image's layers (shared with it) and one more, without the
+# remote image's volumes (the Dockerfile's `bundle` stage says why).
+image-bundle:
+	$(MAKE) --no-print-directory image ROLE=remote PORTS=3121/tcp IMAGE=$(BUNDLE_IMAGE) \
+		DOCKER_CLI=$(REMOTE_DOCKER_CLI) BUILD_FLAGS='--target bundle $(BUILD_FLAGS)'
 
 # Every variant `make bench` reports (bench/images.py): full, cloud, remote, remote-cloud on
 # the default base, full and cloud on $(OTHER_BASE_IMAGE) (Makefile: Debian 12).

@@ -55,15 +55,15 @@ RUN mkdir -p /srv/www && echo pdtest-bundle > /srv/www/index.html
 
 
 def build_base_image() -> str:
-    """`make image-bundle` on the base under test (it builds the remote image first):
-    pacemaker_docker:bundle, or pacemaker_docker:<suite>-bundle on another base."""
+    """`make image-bundle` on the base under test: pacemaker_docker:bundle, or
+    pacemaker_docker:<suite>-bundle on another base."""
     suffix = "" if DEFAULT_TAG == "latest" else f"{BASE_SUITE}-"
-    remote, base = f"pacemaker_docker:{suffix}remote", f"pacemaker_docker:{suffix}bundle"
+    base = f"pacemaker_docker:{suffix}bundle"
     if os.environ.get("PDTEST_NO_BUILD") == "1":
         return base
     out = subprocess.run(
-        ["make", "-s", "-C", str(ROOT), "image-bundle", f"REMOTE_IMAGE={remote}",
-         f"BUNDLE_IMAGE={base}", f"BASE_IMAGE={BASE_IMAGE}"],
+        ["make", "-s", "-C", str(ROOT), "image-bundle", f"BUNDLE_IMAGE={base}",
+         f"BASE_IMAGE={BASE_IMAGE}"],
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert out.returncode == 0, f"make image-bundle:\n{out.stdout[-3000:]}{out.stderr[-3000:]}"

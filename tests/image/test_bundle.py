@@ -57,6 +57,8 @@ def test_replica_runs_the_service_with_the_nodes_key(bridge_bundle):
     assert "/etc/pacemaker/authkey:/etc/pacemaker/authkey" in mounts, mounts
     assert not any(m.startswith("/var/log/pacemaker/bundles") for m in mounts), mounts
     assert inspect(REPLICA, "{{.HostConfig.NetworkMode}}") == c.network
+    # Pacemaker removes a replica without -v: an anonymous volume would stay on the host
+    assert inspect(REPLICA, "{{range .Mounts}}{{.Type}} {{end}}").split().count("volume") == 0
     page = wait_for(
         lambda: ("pdtest-bundle" in (t := http_get(c, node, http)), t),
         60,
