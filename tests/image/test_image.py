@@ -48,8 +48,18 @@ INSTRUCTIONS = instructions(DOCKERFILE)
 
 
 def final_stage() -> list[tuple[str, str]]:
+    """The default image's instructions: its stage and the stages it is built FROM, in order
+    (the last stage adds only the volumes to `stack`, which the bundle stage shares)."""
     starts = [i for i, (k, _) in enumerate(INSTRUCTIONS) if k == "FROM"]
-    return INSTRUCTIONS[starts[-1] :]
+    stages = {}  # name -> (its base, its instructions)
+    for begin, end in zip(starts, [*starts[1:], len(INSTRUCTIONS)], strict=True):
+        base, _, name = INSTRUCTIONS[begin][1].partition(" AS ")
+        stages[name.strip() or f"#{begin}"] = (base.strip(), INSTRUCTIONS[begin:end])
+    base, chain = list(stages.values())[-1]
+    while base in stages:
+        base, earlier = stages[base]
+        chain = earlier + chain
+    return chain
 
 
 def only(keyword: str) -> str:
