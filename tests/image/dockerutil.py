@@ -264,10 +264,12 @@ def health_log(container: str) -> list[dict]:
 
 
 def started_at(container: str) -> float:
-    """The container's State.StartedAt as a Unix time (docker prints RFC 3339, ns)."""
-    from datetime import UTC, datetime
+    """The container's State.StartedAt as a Unix time."""
+    return docker_time(inspect(container, "{{.State.StartedAt}}"))
 
-    stamp = inspect(container, "{{.State.StartedAt}}")
+
+def docker_time(stamp: str) -> float:
+    """A time docker prints (RFC 3339 in UTC, with nanoseconds) as a Unix time."""
     head, _, frac = stamp.rstrip("Z").partition(".")
     base = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
     return base + float("0." + (frac or "0"))

@@ -1,0 +1,208 @@
+"""Separate Docker hosts for image tests: one dockerd per simulated host.
+
+Each host is a network namespace plugged into a switch (tests/harness: 192.0.2.0/24 on a
+bridge in its own namespace), with its own dockerd (own data-root, exec-root, pidfile and
+socket) started in its own mount and UTS namespaces:
+
+- containers run with `--net=host` share that host's namespace, as a node does on a real host
+  (so IPaddr2 adds addresses where the engine publishes ports, and `ip-range-start` works);
+- the host's `/etc/pacemaker` and `/var/log/pacemaker` are per-host directories bind-mounted
+  in dockerd's mount namespace, so every `-v /etc/pacemaker/...` Pacemaker hands to the
+  engine is that host's own, as on separate machines;
+- the engine's default bridge takes 198.18.<10+N>.0/24, published ports use iptables
+  (`userland-proxy: false`, so a connection to a port with nothing behind it is refused
+  rather than accepted and dropped), rules that live in the host's namespace only.
+
+The images are copied from the main engine (`docker save`, once, then `docker load` into
+every host). Teardown stops only the dockerds started here, by pid, then the namespaces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tests.harness.hosts import Network
+from tests.image.dockerutil import PREFIX, docker, wait_for
+
+# Paths of a host's filesystem that differ per host (bind-mounted in dockerd's namespace).
+HOST_DIRS = {"/etc/pacemaker": "etc-pacemaker", "/var/log/pacemaker": "log-pacemaker"}
+# Each engine also listens on its host's address (plain HTTP: only the test's switch reaches
+# it), for fence_docker_api devices on the other hosts.
+ENGINE_TCP_PORT = 2375
+
+
+class EngineHost:
+    """One simulated Docker host: `address` on the switch, its engine at `sock`."""
+
+    def __init__(self, network: Network, index: int, base: Path) -> None:
+        self.index = index
+        self.name = f"host{index}"
+        self.harness_host = network.add_host(name=self.name)
+        self.address = self.harness_host.address
+        self.netns = self.harness_host.netns
+        self.dir = base / self.name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.sock_path = self.dir / "docker.sock"
+        self.sock = f"unix://{self.sock_path}"
+        self.proc: subprocess.Popen | None = None
+
+    def path(self, host_path: str) -> Path:
+        """Where the host's `host_path` (one of HOST_DIRS) is in this machine's filesystem."""
+        return self.dir / HOST_DIRS[host_path]
+
+    def start(self) -> None:
+        for sub in HOST_DIRS.values():
+            (self.dir / sub).mkdir(exist_ok=True)
+        config = {
+            "bip": f"198.18.{10 + self.index}.1/24",
+            "default-address-pools": [{"base": f"198.18.{20 + self.index}.0/24", "size": 28}],
+            "userland-proxy": False,
+        }
+        (self.dir / "daemon.json").write_text(json.dumps(config) + "\n")
+        binds = " && ".join(
+            f"mount --bind {self.dir / sub} {target}" for target, sub in HOST_DIRS.items()
+        )
+        script = (
+            f"hostname {self.name} && {binds} && exec dockerd"
+            f" --config-file={self.dir}/daemon.json --data-root={self.dir}/data"
+            f" --exec-root={self.dir}/exec --pidfile={self.dir}/dockerd.pid -H={self.sock}"
+            # --tls=false, said explicitly: newer engines otherwise wait 15 s at start to warn
+            f" -H=tcp://{self.address}:{ENGINE_TCP_PORT} --tls=false"
+        )
+        log = os.open(self.dir / "dockerd.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.proc = subprocess.Popen(
+            ["nsenter", f"--net=/run/netns/{self.netns}", "unshare", "--mount", "--uts",
+             "--propagation=private", "sh", "-c", script],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        os.close(log)  # the child has it
+
+    def wait_ready(self) -> None:
+        proc = self.proc
+        assert proc is not None
+        wait_for(
+            lambda: (self.docker("info", timeout=10).returncode == 0 or proc.poll() is not None,
+                     proc.poll()),
+            90, f"{self.name}'s dockerd answers", interval=0.3,
+        )  # fmt: skip
+        assert proc.poll() is None, self.log_tail()
+
+    def log_tail(self, chars: int = 3000) -> str:
+        path = self.dir / "dockerd.log"
+        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
+    def docker(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        return docker(*args, host=self.sock, **kwargs)
+
+    def ip(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["ip", "-n", self.netns, *args], capture_output=True, text=True)
+
+    def stop(self) -> None:
+        """Remove every container of this engine, then stop dockerd (by pid)."""
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            ids = self.docker("ps", "-aq", timeout=30).stdout.split()
+            if ids:
+                self.docker("rm", "-f", *ids, timeout=180)
+            containerd = self.dir / "exec/containerd/containerd.pid"
+            containerd_pid = None
+            with contextlib.suppress(OSError, ValueError):
+                containerd_pid = int(containerd.read_text().strip())
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
+            # dockerd stops the containerd it started; if it did not, that one is ours too
+            if containerd_pid and _cmdline_has(containerd_pid, str(self.dir)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(containerd_pid, signal.SIGKILL)
+        self.proc = None
+
+
+def _cmdline_has(pid: int, text: str) -> bool:
+    try:
+        return text.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _unmount_below(path: Path) -> None:
+    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    for mount in sorted((m for m in mounts if m.startswith(str(path) + "/")), reverse=True):
+        subprocess.run(["umount", "-l", mount], capture_output=True)
+
+
+class Engines:
+    """`count` Docker hosts on one switch, each with `images` loaded from the main engine."""
+
+    def __init__(self, count: int, images: tuple[str, ...]) -> None:
+        self.base = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-engines-", dir="/var/tmp"))
+        self.network = Network(base_dir=self.base / "harness")
+        self.hosts: list[EngineHost] = []
+        try:
+            for i in range(1, count + 1):
+                self.hosts.append(EngineHost(self.network, i, self.base))
+            for host in self.hosts:
+                host.start()
+            for host in self.hosts:
+                host.wait_ready()
+            self.load(images)
+        except BaseException:
+            self.teardown()
+            raise
+
+    def load(self, images: tuple[str, ...]) -> None:
+        """Copy `images` from the main engine into every host's (one save, parallel loads)."""
+        if not images:
+            return
+        tar = self.base / "images.tar"
+        docker("save", "-o", str(tar), *images, check=True, timeout=600)
+        try:
+            with ThreadPoolExecutor(len(self.hosts)) as pool:
+                outs = list(
+                    pool.map(lambda h: h.docker("load", "-q", "-i", str(tar), timeout=900),
+                             self.hosts)
+                )  # fmt: skip
+        finally:
+            tar.unlink(missing_ok=True)
+        for host, out in zip(self.hosts, outs, strict=True):
+            assert out.returncode == 0, f"{host.name}: docker load: {out.stderr}"
+
+    def host(self, name: str) -> EngineHost:
+        return next(h for h in self.hosts if h.name == name)
+
+    def teardown(self) -> None:
+        problems = []
+        for host in self.hosts:
+            try:
+                host.stop()
+            except Exception as exc:  # keep tearing down
+                problems.append(f"{host.name}: {exc!r}")
+        try:
+            self.network.teardown()
+        except Exception as exc:
+            problems.append(repr(exc))
+        _unmount_below(self.base)
+        if not problems:
+            # overlay2's layers are root-owned and many: rm -rf is faster than rmtree
+            subprocess.run(["rm", "-rf", "--one-file-system", str(self.base)], check=False)
+        assert not problems, problems
+        assert not self.base.exists() or not any(self.base.iterdir()), f"{self.base} left"
+
+    def __enter__(self) -> Engines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.teardown()
