@@ -6,8 +6,8 @@ socket) started in its own mount and UTS namespaces:
 
 - containers run with `--net=host` share that host's namespace, as a node does on a real host
   (so IPaddr2 adds addresses where the engine publishes ports, and `ip-range-start` works);
-- the host's `/etc/pacemaker` and `/var/log/pacemaker` are per-host directories bind-mounted
-  in dockerd's mount namespace, so every `-v /etc/pacemaker/...` Pacemaker hands to the
+- the host's `/etc/pacemaker`, `/var/log/pacemaker` and `/srv` are per-host directories
+  bind-mounted in dockerd's mount namespace, so every `-v /etc/pacemaker/...` Pacemaker hands to the
   engine is that host's own, as on separate machines;
 - the engine's default bridge takes 198.18.<10+N>.0/24, published ports use iptables
   (`userland-proxy: false`, so a connection to a port with nothing behind it is refused
@@ -32,7 +32,11 @@ from tests.harness.hosts import Network
 from tests.image.dockerutil import PREFIX, docker, wait_for
 
 # Paths of a host's filesystem that differ per host (bind-mounted in dockerd's namespace).
-HOST_DIRS = {"/etc/pacemaker": "etc-pacemaker", "/var/log/pacemaker": "log-pacemaker"}
+HOST_DIRS = {
+    "/etc/pacemaker": "etc-pacemaker",
+    "/var/log/pacemaker": "log-pacemaker",
+    "/srv": "srv",  # the host's data (a bundle's storage-map source-dir)
+}
 # Each engine also listens on its host's address (plain HTTP: only the test's switch reaches
 # it), for fence_docker_api devices on the other hosts.
 ENGINE_TCP_PORT = 2375

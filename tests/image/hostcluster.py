@@ -121,13 +121,15 @@ class HostCluster:
         return wait_for(probe, timeout, f"{node}: {online} nodes online with a DC")
 
     def add_fencing(self) -> None:
-        """A fence_docker_api device per node, aimed at its host's engine over TCP."""
+        """A fence_docker_api device per node, aimed at its host's engine over TCP. A fenced
+        node stays off (pcmk_reboot_action=off), as a power-cut machine does until someone
+        turns it on: the test decides when it comes back."""
         node = self.any_up()
         for name, host in self.host.items():
             self.pcs(
                 node, "stonith", "create", f"fence-{name}", "fence_docker_api",
                 f"ip={host.address}", f"ipport={ENGINE_TCP_PORT}", "ssl=0", f"plug={name}",
-                f"pcmk_host_list={name}",
+                f"pcmk_host_list={name}", "pcmk_reboot_action=off",
             )  # fmt: skip
 
     def replicas(self, bundle: str) -> list[Replica]:
@@ -137,6 +139,11 @@ class HostCluster:
         out = self.host[node].docker("logs", "--tail", str(tail), node, timeout=60)
         return out.stdout + out.stderr
 
-    def dump_logs(self) -> None:
+    def dump_logs(self, tail: int = 60) -> None:
         for node in self.nodes:
-            print(f"--- {node} (on {self.host[node].name}) ---\n{self.logs(node)}")
+            print(f"--- {node} (on {self.host[node].name}) ---\n{self.logs(node, tail)}")
+        if any(self.running(n) for n in self.nodes):
+            node = self.any_up()
+            for cmd in (("crm_mon", "-1", "-rf"), ("stonith_admin", "--history", "*", "-V")):
+                out = self.exec(node, *cmd, timeout=30)
+                print(f"--- {' '.join(cmd)} on {node} ---\n{out.stdout}{out.stderr}")

@@ -20,13 +20,17 @@ the host's /etc/pacemaker/authkey (the launcher installs it there) and /var/log/
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
 from tests.helpers.fencing import fence_events
-from tests.image.bundleutil import BUNDLE_IMAGE, build_bundle_image
-from tests.image.dockerutil import completed, docker_time, wait_for
+from tests.image.bundleutil import BUNDLE_IMAGE, build_base_image, build_bundle_image
+from tests.image.dockerutil import PREFIX, ROOT, completed, docker, docker_time, measure, wait_for
 from tests.image.engines import EngineHost, Engines
 from tests.image.hostcluster import HostCluster, Replica
 
@@ -36,18 +40,21 @@ FIRST_ADDRESS = 192, 0, 2, 131
 
 
 @pytest.fixture(scope="module")
-def hosts(built_image, module_resources):
+def hosts(request, built_image, module_resources):
     build_bundle_image(module_resources)
     engines = Engines(3, (built_image, BUNDLE_IMAGE))
     cluster = HostCluster(engines, built_image, PROPS)
+    failed = request.session.testsfailed
     try:
         cluster.start()
         cluster.add_fencing()
         yield cluster
     except BaseException:
-        cluster.dump_logs()
+        failed = -1
         raise
     finally:
+        if request.session.testsfailed != failed:
+            cluster.dump_logs(tail=int(os.environ.get("PDTEST_LOG_LINES", "150")))
         engines.teardown()
 
 
@@ -237,3 +244,277 @@ def test_host_network_replicas_serve_on_every_host(hosts):
             assert "pdtest-bundle" in page
     finally:
         delete_bundle(hosts, bundle, 3)
+
+
+# --- PostgreSQL with PAF, a promotable bundle of three replicas (examples/postgresql) -------
+
+PG_IMAGE = f"{PREFIX}-pg:test"
+PG = "pgsql"
+VIP = "192.0.2.100"
+PG_PORT = 5432
+TABLE = "acked"
+PGCLIENT = str(Path(__file__).with_name("pgclient.py"))
+
+
+def build_pg_image(res) -> str:
+    """examples/postgresql FROM the bundle base of the base under test."""
+    base = build_base_image()
+    out = subprocess.run(
+        ["docker", "build", "-q", "-t", PG_IMAGE, "--build-arg", f"BASE={base}",
+         str(ROOT / "examples/postgresql")],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    res.on_cleanup(lambda: docker("rmi", "-f", PG_IMAGE))
+    return PG_IMAGE
+
+
+def pg_query(
+    cluster: HostCluster, client: str, sql: str, host: str = VIP
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["ip", "netns", "exec", client, "python3", PGCLIENT, "query", host, str(PG_PORT),
+         "postgres", "postgres", sql],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+
+
+def bootstrap_pg(cluster: HostCluster) -> None:
+    """What PAF leaves to the operator: a primary initialised on one host, cloned to the
+    others, all stopped cleanly (`pgbundle init`, `serve`, `clone` of the example image)."""
+    first, *others = cluster.engines.hosts
+    mount = ["-v", "/srv/pgbundle:/var/lib/pgbundle", "--entrypoint", "/usr/local/sbin/pgbundle"]
+    env = ["-e", "PGBUNDLE_TRUST_CIDR=192.0.2.0/24"]
+    first.docker("run", "--rm", "--net=host", *mount, *env, PG_IMAGE, "init", check=True)
+    first.docker("run", "-d", "--name", "pgboot", "--net=host", *mount, PG_IMAGE, "serve",
+                 check=True)  # fmt: skip
+    try:
+        for host in others:
+            wait_for(
+                lambda h=host: (
+                    (
+                        o := h.docker(
+                            "run",
+                            "--rm",
+                            "--net=host",
+                            *mount,
+                            PG_IMAGE,
+                            "clone",
+                            first.address,
+                            timeout=120,
+                        )
+                    ).returncode
+                    == 0,
+                    o.stderr[-500:],
+                ),  # fmt: skip
+                60,
+                f"pg_basebackup on {host.name} from {first.name}",
+                interval=2,
+            )
+    finally:
+        first.docker("stop", "-t", "30", "pgboot", timeout=60)
+        first.docker("rm", "-f", "pgboot")
+
+
+@pytest.fixture(scope="module")
+def pg(hosts, module_resources):
+    build_pg_image(module_resources)
+    hosts.engines.load((PG_IMAGE,))
+    bootstrap_pg(hosts)
+    client = hosts.engines.network.add_host(name="client")
+    node = hosts.any_up()
+    hosts.pcs(
+        node, "resource", "bundle", "create", PG, "container", "docker", f"image={PG_IMAGE}",
+        "replicas=3", "promoted-max=1", "network=host",
+        f"options=-e PGBUNDLE_PRIMARY={VIP} -e PGBUNDLE_TRUST_CIDR=192.0.2.0/24",
+        "run-command=/usr/local/sbin/pgbundle remoted",
+        "network", "control-port=3123",
+        "storage-map", "id=pgsql-data", "source-dir=/srv/pgbundle",
+        "target-dir=/var/lib/pgbundle",
+        "--disabled",
+    )  # fmt: skip
+    hosts.pcs(
+        node, "resource", "create", "pgsqld", "ocf:pgbundle:pgsqlms",
+        "op", "start", "timeout=60s", "op", "stop", "timeout=60s",
+        "op", "promote", "timeout=30s", "op", "demote", "timeout=120s",
+        "op", "monitor", "interval=15s", "timeout=10s", "role=Promoted",
+        "op", "monitor", "interval=16s", "timeout=10s", "role=Unpromoted",
+        "op", "notify", "timeout=60s",
+        "meta", "notify=true", "bundle", PG,
+        "--force",  # the agent is in the bundle's image only: pcs cannot read its metadata
+    )  # fmt: skip
+    hosts.pcs(
+        node, "resource", "create", "pgsql-vip", "ocf:heartbeat:IPaddr2", f"ip={VIP}",
+        "cidr_netmask=24", "nic=eth0", "op", "monitor", "interval=10s",
+    )  # fmt: skip
+    hosts.pcs(node, "constraint", "colocation", "add", "pgsql-vip", "with", "Promoted", PG,
+              "INFINITY")  # fmt: skip
+    # The VIP comes up after the promotion and goes only after the demotion: a demoting
+    # primary's walsenders still reach the standbys (which connect to the VIP) and hand them
+    # its shutdown checkpoint. Without the second order the VIP goes first, the old primary
+    # waits wal_sender_timeout (60 s) in vain and comes back on a forked timeline.
+    hosts.pcs(node, "constraint", "order", "promote", PG, "then", "start", "pgsql-vip",
+              "symmetrical=false")  # fmt: skip
+    hosts.pcs(node, "constraint", "order", "demote", PG, "then", "stop", "pgsql-vip",
+              "symmetrical=false")  # fmt: skip
+    hosts.pcs(node, "resource", "enable", PG)
+    wait_primary(hosts, client.netns, None)
+    out = pg_query(hosts, client.netns, f"CREATE TABLE {TABLE} (id integer PRIMARY KEY)")
+    assert out.returncode == 0, out.stderr
+    return hosts, client
+
+
+def promotion_scores(cluster: HostCluster) -> dict[str, int]:
+    """PAF's promotion score (node attribute master-pgsqld) of each node that has one."""
+    out = cluster.exec(cluster.any_up(), "crm_mon", "-1", "-A", "--output-as=xml", timeout=30)
+    scores = {}
+    for node in ET.fromstring(out.stdout).iter("node"):
+        for attr in node.iter("attribute"):
+            if attr.get("name") == "master-pgsqld":
+                scores[node.get("name", "")] = int(attr.get("value", "-1"))
+    return scores
+
+
+def wait_primary(
+    cluster: HostCluster, client: str, not_on: str | None, standbys: int = 1, timeout: float = 240
+):
+    """Until one replica is Promoted (not on node `not_on`), the VIP answers as a primary and
+    every other running replica (at least `standbys`) streams from it; (the promoted
+    replica, the time seen)."""
+
+    def probe():
+        reps = cluster.replicas(PG)
+        promoted = [r for r in reps if r.role == "Promoted" and r.host and r.host != not_on]
+        if len(promoted) != 1:
+            return False, reps
+        out = pg_query(cluster, client, "SELECT pg_is_in_recovery()")
+        if out.stdout.strip() != "f":
+            return False, (reps, out.stderr[-300:])
+        streaming = pg_query(
+            cluster, client, "SELECT application_name FROM pg_stat_replication"
+            " WHERE state = 'streaming'",
+        ).stdout.split()  # fmt: skip
+        running = [r.guest for r in reps if r.role == "Unpromoted" and r.host]
+        # PAF makes a standby promotable (a promotion score) only at the primary's monitor
+        scores = promotion_scores(cluster)
+        ready = all(scores.get(g, -1) >= 0 for g in running)
+        ok = sorted(streaming) == sorted(running) and len(running) >= standbys and ready
+        return ok, (reps, streaming, scores)
+
+    wait_for(probe, timeout, "a primary behind the VIP with its standbys streaming")
+    return next(r for r in cluster.replicas(PG) if r.role == "Promoted"), time.monotonic()
+
+
+class Writer:
+    """tests/image/pgclient.py writing numbered rows through the VIP from the client host."""
+
+    def __init__(self, client, name: str) -> None:
+        self.log = client.dir / f"{name}.log"
+        self.log.unlink(missing_ok=True)
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", client.netns, "python3", PGCLIENT, "write", VIP,
+             str(PG_PORT), "postgres", "postgres", TABLE, str(self.log)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def acks(self) -> list[tuple[int, float]]:
+        """(row, monotonic time) of every acknowledged commit so far."""
+        if not self.log.exists():
+            return []
+        return [
+            (int(f[1]), float(f[2]))
+            for f in (line.split() for line in self.log.read_text().splitlines())
+            if f and f[0] == "ack"
+        ]
+
+    def wait_acks(self, count: int, after: float, what: str) -> None:
+        wait_for(
+            lambda: (len([t for _, t in self.acks() if t > after]) >= count, self.acks()[-3:]),
+            120, what, interval=0.2,
+        )  # fmt: skip
+
+    def stop(self) -> list[tuple[int, float]]:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        return self.acks()
+
+
+def check_no_acknowledged_row_lost(cluster, client, acks) -> None:
+    out = pg_query(cluster, client.netns, f"SELECT id FROM {TABLE}")
+    assert out.returncode == 0, out.stderr
+    present = {int(v) for v in out.stdout.split()}
+    lost = sorted({n for n, _ in acks} - present)
+    assert not lost, f"{len(lost)} acknowledged rows lost: {lost[:20]}"
+
+
+def outage(acks: list[tuple[int, float]], at: float) -> float:
+    """The write outage after `at`: the longest time between two acknowledged commits, the
+    second one after `at` (the client was told nothing in between)."""
+    times = sorted(t for _, t in acks)
+    return max(b - a for a, b in zip(times, times[1:], strict=False) if b > at)
+
+
+def test_database_survives_a_power_cut_of_its_primary(pg):
+    """The primary's node and its replica die at once (their containers killed on the
+    host's engine). The cluster fences the node, PAF promotes the standby that has the most
+    WAL, the VIP follows; every commit the client was told about is there. The node comes
+    back and its replica rejoins as a standby (its crashed primary's data re-cloned)."""
+    cluster, client = pg
+    primary, _ = wait_primary(cluster, client.netns, None)
+    writer = Writer(client, "power-cut")
+    try:
+        writer.wait_acks(50, 0, "the client's first commits through the VIP")
+        engine = cluster.host[primary.host]
+        cut = time.monotonic()
+        out = engine.docker("kill", primary.host, f"{PG}-docker-{primary.index}")
+        assert out.returncode == 0, out.stderr
+        new, promoted = wait_primary(cluster, client.netns, not_on=primary.host)
+        writer.wait_acks(50, promoted, "commits through the VIP after the promotion")
+    finally:
+        acks = writer.stop()
+    assert new.host != primary.host
+    check_no_acknowledged_row_lost(cluster, client, acks)
+    gap = outage(acks, cut)
+    measure(
+        "database power cut",
+        f"write outage {gap:.1f}s, new primary seen {promoted - cut:.1f}s after the cut, "
+        f"{len(acks)} commits acknowledged, none lost",
+    )
+    assert engine.docker("start", primary.host).returncode == 0
+    wait_primary(cluster, client.netns, None, standbys=2)
+
+
+def test_database_switches_over_on_docker_stop(pg):
+    """`docker stop` of the primary's node: Pacemaker demotes and stops its replica, PAF
+    promotes a standby that has the old primary's last WAL; no acknowledged commit is lost."""
+    cluster, client = pg
+    primary, _ = wait_primary(cluster, client.netns, None, standbys=2)
+    writer = Writer(client, "switchover")
+    try:
+        writer.wait_acks(50, 0, "the client's first commits through the VIP")
+        engine = cluster.host[primary.host]
+        stop = time.monotonic()
+        out = engine.docker("stop", "-t", "120", primary.host, timeout=300)
+        assert out.returncode == 0, out.stderr
+        took = time.monotonic() - stop
+        assert (
+            engine.docker("inspect", "-f", "{{.State.ExitCode}}", primary.host).stdout.strip()
+            == "0"
+        )
+        new, promoted = wait_primary(cluster, client.netns, not_on=primary.host)
+        writer.wait_acks(50, promoted, "commits through the VIP after the switchover")
+    finally:
+        acks = writer.stop()
+    check_no_acknowledged_row_lost(cluster, client, acks)
+    gap = outage(acks, stop)
+    measure(
+        "database switchover (docker stop)",
+        f"write outage {gap:.1f}s, docker stop {took:.1f}s, {len(acks)} commits acknowledged,"
+        " none lost",
+    )
+    assert engine.docker("start", primary.host).returncode == 0
+    wait_primary(cluster, client.netns, None, standbys=2)
