@@ -99,14 +99,16 @@ image-test: $(PYTHON) image
 
 # The image on the other Debian base (Debian 12, Pacemaker 2.1, which running clusters still
 # use): its build, a standalone node, the 3-node compose cluster and fencing. The tests build
-# pacemaker_docker:bookworm themselves (tests/image/conftest.py).
+# pacemaker_docker:bookworm themselves (tests/image/conftest.py). Of the bundles across hosts,
+# one test per network mode (make test's time); the database: make test-database
+# BASE_IMAGE=debian:bookworm-slim.
 OTHER_BASE_IMAGE ?= debian:bookworm-slim
 image-test-bookworm: $(PYTHON) engine
 	$(HOST_DEPS) compose
 	BASE_IMAGE=$(OTHER_BASE_IMAGE) IMAGE= $(PYTEST) $(PYTEST_FLAGS) $(PYTEST_JUNIT) \
 		tests/image/test_image.py tests/image/test_standalone.py tests/image/test_compose.py \
 		tests/image/test_fencing.py tests/image/test_membership.py tests/image/test_booth_refused.py \
-		tests/image/test_bundle_hosts.py -k "not database"
+		tests/image/test_bundle_hosts.py -k "addresses or host_network"
 
 # The PostgreSQL bundle of tests/image/test_bundle_hosts.py alone, DB_RUNS times in a row
 # (each on fresh hosts), on BASE_IMAGE's base (make test runs it once, on the default base):

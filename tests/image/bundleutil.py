@@ -1,4 +1,4 @@
-"""Helpers of the bundle tests (test_bundle.py, test_bundle_fencing.py): the bundle image,
+"""Helpers of the bundle tests (test_bundle.py, test_bundle_hosts.py): the bundle image,
 a cluster of full nodes that hold the engine's raw socket (profile C), and a one-replica bundle
 whose service is python's http.server.
 

@@ -189,11 +189,15 @@ class Engines:
 
     def teardown(self) -> None:
         problems = []
-        for host in self.hosts:
+
+        def stop(host: EngineHost) -> None:
             try:
                 host.stop()
             except Exception as exc:  # keep tearing down
                 problems.append(f"{host.name}: {exc!r}")
+
+        with ThreadPoolExecutor(max(len(self.hosts), 1)) as pool:  # each waits on its dockerd
+            list(pool.map(stop, self.hosts))
         try:
             self.network.teardown()
         except Exception as exc:

@@ -9,7 +9,8 @@ LOG (flushed) once the server has answered CommandComplete, i.e. once the commit
 acknowledged (with synchronous replication: flushed on a standby too). A row whose commit
 was not acknowledged (error, reset, timeout) is logged `lost N ...` and never retried, so the
 log says exactly which numbers a user was told were stored. On a broken connection it
-reconnects, as an application behind a VIP does.
+reconnects, as an application behind a VIP does, and logs `connected T` and, once per kind
+in a row, `connect-failed T ERROR`.
 """
 
 from __future__ import annotations
@@ -92,13 +93,20 @@ def write(host: str, port: int, user: str, db: str, table: str, log_path: str) -
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     sock = None
     n = 0
+    failing = ""
     with open(log_path, "a", buffering=1) as log:
         log.write(f"start {time.monotonic():.6f} {time.time():.6f}\n")
         while not stop:
             if sock is None:
                 try:
                     sock = connect(host, port, user, db)
-                except (OSError, PgError):
+                    log.write(f"connected {time.monotonic():.6f}\n")
+                    failing = ""
+                except (OSError, PgError) as exc:
+                    # each kind of failure once per streak: the log says what the outage was
+                    if type(exc).__name__ != failing:
+                        failing = type(exc).__name__
+                        log.write(f"connect-failed {time.monotonic():.6f} {failing}: {exc}\n")
                     time.sleep(0.05)
                     continue
             n += 1
