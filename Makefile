@@ -108,7 +108,8 @@ image-test-bookworm: $(PYTHON) engine
 	BASE_IMAGE=$(OTHER_BASE_IMAGE) IMAGE= $(PYTEST) $(PYTEST_FLAGS) $(PYTEST_JUNIT) \
 		tests/image/test_image.py tests/image/test_standalone.py tests/image/test_compose.py \
 		tests/image/test_fencing.py tests/image/test_membership.py tests/image/test_booth_refused.py \
-		tests/image/test_bundle_hosts.py -k "addresses or host_network"
+		tests/image/test_bundle_hosts.py::test_bridge_replicas_get_addresses_on_their_hosts \
+		tests/image/test_bundle_hosts.py::test_host_network_replicas_serve_on_every_host
 
 # The PostgreSQL bundle of tests/image/test_bundle_hosts.py alone, DB_RUNS times in a row
 # (each on fresh hosts), on BASE_IMAGE's base (make test runs it once, on the default base):
