@@ -99,6 +99,17 @@ def pacemaker_version(container: str | None = None, image: str | None = None) ->
     return out.stdout.split("\n")[0]
 
 
+def node_env(node_list: str, remote_key: str, props: str) -> list[str]:
+    """`docker run` arguments of a full node's configuration: its node list, the test's
+    cluster passphrase, a Pacemaker Remote passphrase and PCMK_CLUSTER_PROPERTIES."""
+    return [
+        "-e", f"PCMK_NODE_LIST={node_list}",
+        "-e", f"PCMK_AUTHKEY_PASSPHRASE={PASSPHRASE}",
+        "-e", f"PCMK_REMOTE_AUTHKEY_PASSPHRASE={remote_key}",
+        "-e", f"PCMK_CLUSTER_PROPERTIES={props}",
+    ]  # fmt: skip
+
+
 def dexec(container: str, *cmd: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return docker("exec", container, *cmd, timeout=timeout)
 

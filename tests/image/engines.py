@@ -118,21 +118,27 @@ class EngineHost:
             ids = self.docker("ps", "-aq", timeout=30).stdout.split()
             if ids:
                 self.docker("rm", "-f", *ids, timeout=180)
-            containerd = self.dir / "exec/containerd/containerd.pid"
-            containerd_pid = None
-            with contextlib.suppress(OSError, ValueError):
-                containerd_pid = int(containerd.read_text().strip())
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=30)
-            # dockerd stops the containerd it started; if it did not, that one is ours too
-            if containerd_pid and _cmdline_has(containerd_pid, str(self.dir)):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(containerd_pid, signal.SIGKILL)
+        stop_dockerd(proc, self.dir)
         self.proc = None
+
+
+def stop_dockerd(proc: subprocess.Popen, root: Path) -> None:
+    """Stop a dockerd started with --exec-root=ROOT/exec (SIGTERM, then SIGKILL), and the
+    containerd it started if that one outlives it (found by its pidfile, checked to be ours)."""
+    containerd_pid = None
+    with contextlib.suppress(OSError, ValueError):
+        containerd_pid = int((root / "exec/containerd/containerd.pid").read_text().strip())
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+    # dockerd stops the containerd it started; if it did not, that one is ours too
+    if containerd_pid and _cmdline_has(containerd_pid, str(root)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(containerd_pid, signal.SIGKILL)
 
 
 def _cmdline_has(pid: int, text: str) -> bool:
@@ -142,7 +148,7 @@ def _cmdline_has(pid: int, text: str) -> bool:
         return False
 
 
-def _unmount_below(path: Path) -> None:
+def unmount_below(path: Path) -> None:
     mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
     for mount in sorted((m for m in mounts if m.startswith(str(path) + "/")), reverse=True):
         subprocess.run(["umount", "-l", mount], capture_output=True)
@@ -202,7 +208,7 @@ class Engines:
             self.network.teardown()
         except Exception as exc:
             problems.append(repr(exc))
-        _unmount_below(self.base)
+        unmount_below(self.base)
         if not problems:
             # overlay2's layers are root-owned and many: rm -rf is faster than rmtree
             subprocess.run(["rm", "-rf", "--one-file-system", str(self.base)], check=False)

@@ -14,7 +14,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from tests.image.dockerutil import PASSPHRASE, PREFIX, Mon, parse_crm_mon, wait_for
+from tests.image.dockerutil import PREFIX, Mon, node_env, parse_crm_mon, wait_for
 from tests.image.engines import ENGINE_TCP_PORT, Engines
 
 REMOTE_KEY = f"pdtest hosts remote key {PREFIX}"
@@ -74,10 +74,7 @@ class HostCluster:
             "--cap-add=NET_ADMIN",  # IPaddr2: VIPs and the replicas' addresses
             "-v", f"{host.sock_path}:/var/run/docker.sock",
             "-v", "/etc/pacemaker:/etc/pacemaker",
-            "-e", f"PCMK_NODE_LIST={node_list}",
-            "-e", f"PCMK_AUTHKEY_PASSPHRASE={PASSPHRASE}",
-            "-e", f"PCMK_REMOTE_AUTHKEY_PASSPHRASE={REMOTE_KEY}",
-            "-e", f"PCMK_CLUSTER_PROPERTIES={self.props}",
+            *node_env(node_list, REMOTE_KEY, self.props),
             "--stop-timeout", "120", self.image,
             check=True,
         )  # fmt: skip

@@ -415,10 +415,10 @@ def wait_primary(
         scores = promotion_scores(cluster)
         ready = all(scores.get(g, -1) >= 0 for g in running)
         ok = sorted(streaming) == sorted(running) and len(running) >= standbys and ready
-        return ok, (reps, streaming, scores)
+        return ok, (promoted[0] if ok else (reps, streaming, scores))
 
-    wait_for(probe, timeout, "a primary behind the VIP with its standbys streaming")
-    return next(r for r in cluster.replicas(PG) if r.role == "Promoted"), time.monotonic()
+    primary = wait_for(probe, timeout, "a primary behind the VIP with its standbys streaming")
+    return primary, time.monotonic()
 
 
 class Writer:

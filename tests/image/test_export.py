@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -25,25 +24,12 @@ from pathlib import Path
 import pytest
 
 from tests.image.dockerutil import IMAGE, ROOT, docker, measure, wait_for
+from tests.image.engines import stop_dockerd, unmount_below
 from tests.prereq import require
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _link_exists(name: str) -> bool:
     return Path(f"/sys/class/net/{name}").exists()
-
-
-def _unmount_below(path: Path) -> None:
-    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
-    for mount in sorted((m for m in mounts if m.startswith(str(path) + "/")), reverse=True):
-        subprocess.run(["umount", "-l", mount], capture_output=True)
 
 
 @pytest.fixture
@@ -92,23 +78,8 @@ def clean_engine(engine):
         assert proc.poll() is None, (base / "dockerd.log").read_text()[-3000:]
         yield sock
     finally:
-        containerd_pid = None
-        pidfile = base / "exec/containerd/containerd.pid"
-        if pidfile.exists():
-            containerd_pid = int(pidfile.read_text().strip() or 0) or None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=30)
-        # dockerd stops the containerd it started; if it did not, that one is ours too
-        if containerd_pid and _alive(containerd_pid):
-            cmdline = Path(f"/proc/{containerd_pid}/cmdline").read_bytes()
-            if str(base).encode() in cmdline:
-                os.kill(containerd_pid, signal.SIGKILL)
-        _unmount_below(base)
+        stop_dockerd(proc, base)
+        unmount_below(base)
         shutil.rmtree(base, ignore_errors=True)
         assert not base.exists(), f"could not delete {base}"
         assert _link_exists("docker0") == bridge_before, "the main engine's docker0 changed"
