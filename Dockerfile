@@ -157,7 +157,20 @@ FROM stack AS bundle
 # @cib_rw would otherwise be sockets of the host's namespace, where they collide with any
 # other Pacemaker there (the host's own, a --net=host node, another replica).
 RUN mkdir -p /etc/libqb && touch /etc/libqb/force-filesystem-sockets
-LABEL org.opencontainers.image.description="Base of a Pacemaker bundle's image: pacemaker-remoted (run by the bundle), filesystem IPC sockets"
+# tini as PID 1, so that `docker stop` reaches pacemaker-remoted. The bundle's run-command
+# (pacemaker-remoted) would otherwise be PID 1, and there it forks itself into a reaper that
+# ignores SIGTERM: the docker agent's stop of every replica then waited out its timeout (10 s)
+# and killed it, and a promotable bundle promotes only after its old replica has stopped.
+# pacemaker-remoted keeps what it did as PID 1: the host's /etc/pacemaker/pcmk-init.env
+# (PCMK_remote_pid1=vars) and a log file in the replica's /var/log, which is the host's
+# /var/log/pacemaker/bundles/REPLICA. The run-command still goes through our entrypoint.
+COPY image/packages/ /tmp/packages/
+COPY image/apt-install.sh /tmp/apt-install.sh
+RUN bash /tmp/apt-install.sh bundle && rm -rf /tmp/packages /tmp/apt-install.sh
+ENV PCMK_remote_pid1=vars \
+    PCMK_logfile=/var/log/pcmk-init.log
+ENTRYPOINT ["/usr/bin/tini", "--", "/usr/sbin/pcmk-launch"]
+LABEL org.opencontainers.image.description="Base of a Pacemaker bundle's image: pacemaker-remoted (run by the bundle) under tini, filesystem IPC sockets"
 
 # --- the node (the default target)
 FROM stack

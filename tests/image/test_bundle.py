@@ -17,6 +17,7 @@ from tests.image.bundleutil import (
     KEY_DIR,
     Cluster,
     bridge_network,
+    build_base_image,
     build_bundle_image,
     create_bundle,
     free_port,
@@ -108,3 +109,21 @@ def test_host_network_bundle_with_a_control_port(cluster):
         f"HTTP on the engine's host, port {http}",
     )
     assert "pdtest-bundle" in page
+
+
+def test_docker_stop_reaches_pacemaker_remoted_in_a_replica(resources):
+    """The bundle base runs the run-command under tini: `docker stop` (the docker agent's
+    stop of a replica) makes pacemaker-remoted exit 0. As PID 1 itself it forks into a reaper
+    that ignores SIGTERM, and the engine killed it (137) after the whole stop timeout."""
+    name = resources.container(f"{PREFIX}-remoted-stop")
+    docker("run", "-d", "--name", name, "--network", "none", build_base_image(),
+           "/usr/sbin/pacemaker-remoted", check=True)  # fmt: skip
+    # listening: its signal handlers are set up by then
+    wait_for(
+        lambda: (":3121" in (ss := docker("exec", name, "ss", "-Hltn").stdout), ss),
+        60,
+        "pacemaker-remoted listening in the replica",
+    )
+    assert docker("exec", name, "cat", "/proc/1/comm").stdout.strip() == "tini"
+    docker("stop", "-t", "30", name, check=True)
+    assert inspect(name, "{{.State.ExitCode}}") == "0"
