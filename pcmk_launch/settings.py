@@ -27,7 +27,8 @@ from .options import (
 
 CLUSTER_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 PROPERTY_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,63}\Z")
-PROPERTY_VALUE_RE = re.compile(r"[A-Za-z0-9_.:+-]{1,64}\Z")
+# '%': Pacemaker's percentages (load-threshold=80%); nothing here means anything in XML
+PROPERTY_VALUE_RE = re.compile(r"[A-Za-z0-9_.:+%-]{1,64}\Z")
 DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII only: str.isdigit() also accepts '²' and '３'
 
 TRANSPORTS = ("knet", "udpu")
@@ -242,7 +243,7 @@ def _properties(env: Mapping[str, str], problems: Problems) -> tuple[tuple[str, 
         if not PROPERTY_NAME_RE.match(key) or not PROPERTY_VALUE_RE.match(value):
             problems.add(
                 f"PCMK_CLUSTER_PROPERTIES: {show(key + '=' + value)} is not a valid property. "
-                "Fix: names are lower-case words with '-', values letters, digits and ._:+-"
+                "Fix: names are lower-case words with '-', values letters, digits and ._:+%-"
                 " (e.g. dc-deadtime=2s)."
             )
         else:

@@ -73,6 +73,11 @@ def test_seed_output_is_one_xml_document_ending_in_a_newline():
         ({}, [("dc-deadtime", "1s"), ("stonith-enabled", "false")]),
         # given properties replace the defaults, standalone or not
         ({"PCMK_CLUSTER_PROPERTIES": "dc-deadtime=2s"}, [("dc-deadtime", "2s")]),
+        # Pacemaker's percentages
+        (
+            {"PCMK_CLUSTER_PROPERTIES": "dc-deadtime=2s load-threshold=300%"},
+            [("dc-deadtime", "2s"), ("load-threshold", "300%")],
+        ),
     ],
 )
 def test_seed_default_properties_from_settings(env, expected):
