@@ -62,12 +62,15 @@ def set_comm(name: str) -> None:
 
 
 def spawn_subdaemon(name: str) -> None:
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:
         for sig in (signal.SIGTERM, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with us
+        if os.getppid() != parent:  # it died before prctl: no death signal will come
+            os._exit(0)
         set_comm(name)
         while True:
             signal.pause()
@@ -115,7 +118,9 @@ def daemon() -> None:
             if NAME == "corosync" and os.path.exists(READY):
                 os.unlink(READY)
             event("exit 0")
-            sys.exit(0)
+            # os._exit, not sys.exit: the process ends here, whatever the handler interrupted
+            # (a SystemExit raised in a handler unwinds through that code first)
+            os._exit(0)
 
     for sig in (
         signal.SIGTERM,
