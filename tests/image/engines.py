@@ -11,7 +11,11 @@ socket) started in its own mount and UTS namespaces:
   engine is that host's own, as on separate machines;
 - the engine's default bridge takes 198.18.<10+N>.0/24, published ports use iptables
   (`userland-proxy: false`, so a connection to a port with nothing behind it is refused
-  rather than accepted and dropped), rules that live in the host's namespace only.
+  rather than accepted and dropped), rules that live in the host's namespace only;
+- a second, out-of-band network (198.18.9.0/24, interface mgmt0, its own bridge in the
+  switch's namespace) plays the hosts' BMCs: each engine's API listens there over TCP, for
+  fence devices on the other hosts. `power_cut` unplugs a host's data link and kills its
+  containers; its "BMC" stays reachable, as a real one does when the host loses power.
 
 The images are copied from the main engine (`docker save`, once, then `docker load` into
 every host). Teardown stops only the dockerds started here, by pid, then the namespaces.
@@ -38,9 +42,11 @@ HOST_DIRS = {
     "/var/log/pacemaker": "log-pacemaker",
     "/srv": "srv",  # the host's data (a bundle's storage-map source-dir)
 }
-# Each engine also listens on its host's address (plain HTTP: only the test's switch reaches
-# it), for fence_docker_api devices on the other hosts.
+# Each engine also listens on its host's management address (plain HTTP: only the test's
+# management switch reaches it), for fence_docker_api devices on the other hosts.
 ENGINE_TCP_PORT = 2375
+MGMT_SUBNET = "198.18.9"
+MGMT_BRIDGE = "br-mgmt"
 
 
 class EngineHost:
@@ -52,11 +58,44 @@ class EngineHost:
         self.harness_host = network.add_host(name=self.name)
         self.address = self.harness_host.address
         self.netns = self.harness_host.netns
+        self.mgmt_address = f"{MGMT_SUBNET}.{10 + index}"
+        self.powered_off = False
+        self._plug_mgmt(network)
         self.dir = base / self.name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.sock_path = self.dir / "docker.sock"
         self.sock = f"unix://{self.sock_path}"
         self.proc: subprocess.Popen | None = None
+
+    def _plug_mgmt(self, network: Network) -> None:
+        """mgmt0 in the host, its peer on the management bridge (both go with the
+        namespaces at teardown)."""
+        port = f"m{self.index}-{network.prefix}"[:15]
+        network.switch("link", "add", port, "type", "veth", "peer", "name", "mgmt0",
+                       "netns", self.netns)  # fmt: skip
+        network.switch("link", "set", port, "master", MGMT_BRIDGE, "up")
+        self.ip("addr", "add", f"{self.mgmt_address}/24", "dev", "mgmt0").check_returncode()
+        self.ip("link", "set", "mgmt0", "up").check_returncode()
+
+    def power_cut(self, *containers: str) -> None:
+        """The host loses power: its data link goes dead (every address on it, a VIP
+        included, leaves the network at once) and `containers` die. The engine and its
+        management address stay up, in the role of the host's BMC."""
+        self.powered_off = True
+        self.harness_host.link_down()
+        out = self.docker("kill", *containers)
+        assert out.returncode == 0, out.stderr
+
+    def power_on(self) -> None:
+        """After a power cut: the data link back with only the host's own address, as after
+        a reboot (a VIP the dead node had added must not come back with it). The caller
+        starts the containers that should run again. Nothing for a host that is on."""
+        if not self.powered_off:
+            return
+        self.ip("addr", "flush", "dev", "eth0").check_returncode()
+        self.ip("addr", "add", f"{self.address}/24", "dev", "eth0").check_returncode()
+        self.harness_host.link_up()
+        self.powered_off = False
 
     def path(self, host_path: str) -> Path:
         """Where the host's `host_path` (one of HOST_DIRS) is in this machine's filesystem."""
@@ -79,7 +118,7 @@ class EngineHost:
             f" --config-file={self.dir}/daemon.json --data-root={self.dir}/data"
             f" --exec-root={self.dir}/exec --pidfile={self.dir}/dockerd.pid -H={self.sock}"
             # --tls=false, said explicitly: newer engines otherwise wait 15 s at start to warn
-            f" -H=tcp://{self.address}:{ENGINE_TCP_PORT} --tls=false"
+            f" -H=tcp://{self.mgmt_address}:{ENGINE_TCP_PORT} --tls=false"
         )
         log = os.open(self.dir / "dockerd.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self.proc = subprocess.Popen(
@@ -173,11 +212,13 @@ def unmount_below(path: Path) -> None:
 class Engines:
     """`count` Docker hosts on one switch, each with `images` loaded from the main engine."""
 
-    def __init__(self, count: int, images: tuple[str, ...]) -> None:
-        self.base = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-engines-", dir="/var/tmp"))
+    def __init__(self, count: int, images: tuple[str, ...], prefix: str = PREFIX) -> None:
+        self.base = Path(tempfile.mkdtemp(prefix=f"{prefix}-engines-", dir="/var/tmp"))
         self.network = Network(base_dir=self.base / "harness")
         self.hosts: list[EngineHost] = []
         try:
+            self.network.switch("link", "add", MGMT_BRIDGE, "type", "bridge")
+            self.network.switch("link", "set", MGMT_BRIDGE, "up")
             for i in range(1, count + 1):
                 self.hosts.append(EngineHost(self.network, i, self.base))
             for host in self.hosts:

@@ -118,14 +118,15 @@ class HostCluster:
         return wait_for(probe, timeout, f"{node}: {online} nodes online with a DC")
 
     def add_fencing(self) -> None:
-        """A fence_docker_api device per node, aimed at its host's engine over TCP. A fenced
+        """A fence_docker_api device per node, aimed at its host's engine over TCP on the
+        management network (the stand-in for the host's BMC: engines.py). A fenced
         node stays off (pcmk_reboot_action=off), as a power-cut machine does until someone
         turns it on: the test decides when it comes back."""
         node = self.any_up()
         for name, host in self.host.items():
             self.pcs(
                 node, "stonith", "create", f"fence-{name}", "fence_docker_api",
-                f"ip={host.address}", f"ipport={ENGINE_TCP_PORT}", "ssl=0", f"plug={name}",
+                f"ip={host.mgmt_address}", f"ipport={ENGINE_TCP_PORT}", "ssl=0", f"plug={name}",
                 f"pcmk_host_list={name}", "pcmk_reboot_action=off",
             )  # fmt: skip
 

@@ -3,8 +3,9 @@
 tests/image/engines.py makes the hosts (a network namespace each, with its own dockerd and its
 own /etc/pacemaker); tests/image/hostcluster.py runs a full node on each with `--net=host`,
 its host's engine socket and /etc/pacemaker, and a fence_docker_api device per node aimed at
-its host's engine over TCP. Pacemaker in the nodes then runs bundles the way its
-documentation lays them out, which one shared engine cannot show:
+its host's engine over TCP on a management network (the stand-in for the host's BMC).
+Pacemaker in the nodes then runs bundles the way its documentation lays them out, which one
+shared engine cannot show:
 
 - a bridge network with `ip-range-start`: each replica gets an address on the host that runs
   it (an IPaddr2 resource in the node, on the host's eth0), where the engine publishes its
@@ -12,7 +13,9 @@ documentation lays them out, which one shared engine cannot show:
 - a replica follows its node: stopped gracefully, and power-cut (the node's container killed,
   its replica left running as a sibling until the fence kills it), and a replica never runs
   on two hosts at once, also when the node comes back;
-- `network=host` with a control port: one replica per host, each serving on its host.
+- `network=host` with a control port: one replica per host, each serving on its host;
+- PostgreSQL with PAF, the README's recipe (tests/image/pgcluster.py): a power cut of the
+  primary's host and a `docker stop` of its node lose no acknowledged commit.
 
 The nodes and bundles need nothing of the host but what the README lists: the remote key at
 the host's /etc/pacemaker/authkey (the launcher installs it there) and /var/log/pacemaker.
@@ -23,16 +26,27 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
 from tests.helpers.fencing import fence_events
-from tests.image.bundleutil import BUNDLE_IMAGE, build_base_image, build_bundle_image
-from tests.image.dockerutil import PREFIX, ROOT, completed, docker, docker_time, measure, wait_for
+from tests.image.bundleutil import BUNDLE_IMAGE, build_bundle_image
+from tests.image.dockerutil import PREFIX, completed, docker, docker_time, measure, wait_for
 from tests.image.engines import EngineHost, Engines
 from tests.image.hostcluster import HostCluster, Replica
+from tests.image.pgcluster import (
+    PG,
+    TABLE,
+    Writer,
+    bootstrap_pg,
+    build_pg_image,
+    check_no_acknowledged_row_lost,
+    create_pg,
+    outage,
+    pg_query,
+    timeline,
+    wait_primary,
+)
 
 # load-threshold: the three hosts share this machine's CPUs and its load average, so each
 # node would slow its cluster down (one job at a time) for the others' load as well.
@@ -47,7 +61,8 @@ def hosts(request, built_image, module_resources):
     # the database's image too, in the same save and loads, when a test here will use it
     if any("pg" in item.fixturenames for item in request.session.items
            if item.module is request.module):  # fmt: skip
-        images.append(build_pg_image(module_resources))
+        images.append(build_pg_image(PG_IMAGE))
+        module_resources.on_cleanup(lambda: docker("rmi", "-f", PG_IMAGE))
     engines = Engines(3, tuple(images))
     cluster = HostCluster(engines, built_image, PROPS)
     failed = request.session.testsfailed
@@ -70,6 +85,7 @@ def power_back_on(hosts):
     tests that stop or cut a node start it again themselves, and wait for it)."""
     yield
     for node in hosts.nodes:
+        hosts.host[node].power_on()
         if not hosts.running(node):
             hosts.host[node].docker("start", node)
 
@@ -267,241 +283,26 @@ def test_host_network_replicas_serve_on_every_host(hosts):
 # --- PostgreSQL with PAF, a promotable bundle of three replicas (examples/postgresql) -------
 
 PG_IMAGE = f"{PREFIX}-pg:test"
-PG = "pgsql"
-VIP = "192.0.2.100"
-PG_PORT = 5432
-TABLE = "acked"
-PGCLIENT = str(Path(__file__).with_name("pgclient.py"))
-
-
-def build_pg_image(res) -> str:
-    """examples/postgresql FROM the bundle base of the base under test."""
-    base = build_base_image()
-    out = subprocess.run(
-        ["docker", "build", "-q", "-t", PG_IMAGE, "--build-arg", f"BASE={base}",
-         str(ROOT / "examples/postgresql")],
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr[-3000:]
-    res.on_cleanup(lambda: docker("rmi", "-f", PG_IMAGE))
-    return PG_IMAGE
-
-
-def pg_query(
-    cluster: HostCluster, client: str, sql: str, host: str = VIP
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["ip", "netns", "exec", client, "python3", PGCLIENT, "query", host, str(PG_PORT),
-         "postgres", "postgres", sql],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
-
-
-def bootstrap_pg(cluster: HostCluster) -> None:
-    """What PAF leaves to the operator: a primary initialised on one host, cloned to the
-    others, all stopped cleanly (`pgbundle init`, `serve`, `clone` of the example image)."""
-    first, *others = cluster.engines.hosts
-    mount = ["-v", "/srv/pgbundle:/var/lib/pgbundle", "--entrypoint", "/usr/local/sbin/pgbundle"]
-    env = ["-e", "PGBUNDLE_TRUST_CIDR=192.0.2.0/24"]
-    first.docker("run", "--rm", "--net=host", *mount, *env, PG_IMAGE, "init", check=True)
-    first.docker("run", "-d", "--name", "pgboot", "--net=host", *mount, PG_IMAGE, "serve",
-                 check=True)  # fmt: skip
-    try:
-        for host in others:
-            wait_for(
-                lambda h=host: (
-                    (
-                        o := h.docker(
-                            "run",
-                            "--rm",
-                            "--net=host",
-                            *mount,
-                            PG_IMAGE,
-                            "clone",
-                            first.address,
-                            timeout=120,
-                        )
-                    ).returncode
-                    == 0,
-                    o.stderr[-500:],
-                ),  # fmt: skip
-                60,
-                f"pg_basebackup on {host.name} from {first.name}",
-                interval=2,
-            )
-    finally:
-        first.docker("stop", "-t", "30", "pgboot", timeout=60)
-        first.docker("rm", "-f", "pgboot")
 
 
 @pytest.fixture(scope="module")
 def pg(hosts):
-    bootstrap_pg(hosts)
+    bootstrap_pg(hosts, PG_IMAGE)
     client = hosts.engines.network.add_host(name="client")
-    node = hosts.any_up()
-    hosts.pcs(
-        node, "resource", "bundle", "create", PG, "container", "docker", f"image={PG_IMAGE}",
-        "replicas=3", "promoted-max=1", "network=host",
-        f"options=-e PGBUNDLE_PRIMARY={VIP} -e PGBUNDLE_TRUST_CIDR=192.0.2.0/24",
-        "run-command=/usr/local/sbin/pgbundle remoted",
-        "network", "control-port=3123",
-        "storage-map", "id=pgsql-data", "source-dir=/srv/pgbundle",
-        "target-dir=/var/lib/pgbundle",
-        "--disabled",
-    )  # fmt: skip
-    hosts.pcs(
-        node, "resource", "create", "pgsqld", "ocf:pgbundle:pgsqlms",
-        "op", "start", "timeout=60s", "op", "stop", "timeout=60s",
-        "op", "promote", "timeout=30s", "op", "demote", "timeout=120s",
-        # the recipe's 15 s and 16 s, shorter: PAF gives the standbys their promotion scores
-        # at the primary's monitor, which each step here waits for
-        "op", "monitor", "interval=5s", "timeout=10s", "role=Promoted",
-        "op", "monitor", "interval=6s", "timeout=10s", "role=Unpromoted",
-        "op", "notify", "timeout=60s",
-        "meta", "notify=true", "bundle", PG,
-        "--force",  # the agent is in the bundle's image only: pcs cannot read its metadata
-    )  # fmt: skip
-    hosts.pcs(
-        node, "resource", "create", "pgsql-vip", "ocf:heartbeat:IPaddr2", f"ip={VIP}",
-        "cidr_netmask=24", "nic=eth0", "op", "monitor", "interval=10s",
-    )  # fmt: skip
-    hosts.pcs(node, "constraint", "colocation", "add", "pgsql-vip", "with", "Promoted", PG,
-              "INFINITY")  # fmt: skip
-    # The VIP comes up after the promotion and goes only after the demotion: a demoting
-    # primary's walsenders still reach the standbys (which connect to the VIP) and hand them
-    # its shutdown checkpoint. Without the second order the VIP goes first, the old primary
-    # waits wal_sender_timeout (60 s) in vain and comes back on a forked timeline. Optional:
-    # a transition computed after the demote (another resource's event aborts the first)
-    # has no demote left, and a mandatory order then blocks the VIP's stop until it ends.
-    hosts.pcs(node, "constraint", "order", "promote", PG, "then", "start", "pgsql-vip",
-              "symmetrical=false")  # fmt: skip
-    hosts.pcs(node, "constraint", "order", "demote", PG, "then", "stop", "pgsql-vip",
-              "kind=Optional", "symmetrical=false")  # fmt: skip
-    hosts.pcs(node, "resource", "enable", PG)
+    # the recipe's 15 s and 16 s, shorter: each step here waits for the promotion scores
+    create_pg(hosts, PG_IMAGE, monitor=5)
     wait_primary(hosts, client.netns, None)
-    out = pg_query(hosts, client.netns, f"CREATE TABLE {TABLE} (id integer PRIMARY KEY)")
+    out = pg_query(client.netns, f"CREATE TABLE {TABLE} (id integer PRIMARY KEY)")
     assert out.returncode == 0, out.stderr
     return hosts, client
 
 
-def promotion_scores(cluster: HostCluster) -> dict[str, int]:
-    """PAF's promotion score (node attribute master-pgsqld) of each node that has one."""
-    out = cluster.exec(cluster.any_up(), "crm_mon", "-1", "-A", "--output-as=xml", timeout=30)
-    scores = {}
-    for node in ET.fromstring(out.stdout).iter("node"):
-        for attr in node.iter("attribute"):
-            if attr.get("name") == "master-pgsqld":
-                scores[node.get("name", "")] = int(attr.get("value", "-1"))
-    return scores
-
-
-def wait_primary(
-    cluster: HostCluster, client: str, not_on: str | None, standbys: int = 1, timeout: float = 240
-):
-    """Until one replica is Promoted (not on node `not_on`), the VIP answers as a primary and
-    every other running replica (at least `standbys`) streams from it; (the promoted
-    replica, the time seen)."""
-
-    def probe():
-        reps = cluster.replicas(PG)
-        promoted = [r for r in reps if r.role == "Promoted" and r.host and r.host != not_on]
-        if len(promoted) != 1:
-            return False, reps
-        out = pg_query(cluster, client, "SELECT pg_is_in_recovery()")
-        if out.stdout.strip() != "f":
-            return False, (reps, out.stderr[-300:])
-        streaming = pg_query(
-            cluster, client, "SELECT application_name FROM pg_stat_replication"
-            " WHERE state = 'streaming'",
-        ).stdout.split()  # fmt: skip
-        running = [r.guest for r in reps if r.role == "Unpromoted" and r.host]
-        # PAF makes a standby promotable (a promotion score) only at the primary's monitor
-        scores = promotion_scores(cluster)
-        ready = all(scores.get(g, -1) >= 0 for g in running)
-        ok = sorted(streaming) == sorted(running) and len(running) >= standbys and ready
-        return ok, (promoted[0] if ok else (reps, streaming, scores))
-
-    primary = wait_for(probe, timeout, "a primary behind the VIP with its standbys streaming")
-    return primary, time.monotonic()
-
-
-class Writer:
-    """tests/image/pgclient.py writing numbered rows through the VIP from the client host."""
-
-    def __init__(self, client, name: str) -> None:
-        self.log = client.dir / f"{name}.log"
-        self.log.unlink(missing_ok=True)
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", client.netns, "python3", PGCLIENT, "write", VIP,
-             str(PG_PORT), "postgres", "postgres", TABLE, str(self.log)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-
-    def acks(self) -> list[tuple[int, float]]:
-        """(row, monotonic time) of every acknowledged commit so far."""
-        if not self.log.exists():
-            return []
-        return [
-            (int(f[1]), float(f[2]))
-            for f in (line.split() for line in self.log.read_text().splitlines())
-            if f and f[0] == "ack"
-        ]
-
-    def wait_acks(self, count: int, after: float, what: str) -> None:
-        wait_for(
-            lambda: (len([t for _, t in self.acks() if t > after]) >= count, self.acks()[-3:]),
-            120, what, interval=0.2,
-        )  # fmt: skip
-
-    def stop(self) -> list[tuple[int, float]]:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        return self.acks()
-
-
-def check_no_acknowledged_row_lost(cluster, client, acks) -> None:
-    out = pg_query(cluster, client.netns, f"SELECT id FROM {TABLE}")
-    assert out.returncode == 0, out.stderr
-    present = {int(v) for v in out.stdout.split()}
-    lost = sorted({n for n, _ in acks} - present)
-    assert not lost, f"{len(lost)} acknowledged rows lost: {lost[:20]}"
-
-
-def timeline(writer: Writer, at: float) -> str:
-    """What the client saw from `at` to its first acknowledged commit after the outage, in
-    seconds after `at`: failed commits and connections, reconnections."""
-    acks = writer.acks()
-    times = sorted(t for _, t in acks)
-    end = next((b for a, b in zip(times, times[1:], strict=False) if b > at and b - a > 1), at)
-    events = []
-    for line in writer.log.read_text().splitlines():
-        f = line.split()
-        if len(f) < 2 or f[0] not in ("lost", "connected", "connect-failed"):
-            continue
-        t = float(f[2] if f[0] == "lost" else f[1])
-        if at <= t <= end:
-            what = f[3].rstrip(":") if f[0] == "lost" else (f[2].rstrip(":") if len(f) > 2 else "")
-            events.append(f"{t - at:+.1f}s {f[0]} {what}".rstrip())
-    events.append(f"{end - at:+.1f}s first commit acknowledged")
-    return "; ".join(events[:12])
-
-
-def outage(acks: list[tuple[int, float]], at: float) -> float:
-    """The write outage after `at`: the longest time between two acknowledged commits, the
-    second one after `at` (the client was told nothing in between)."""
-    times = sorted(t for _, t in acks)
-    return max(b - a for a, b in zip(times, times[1:], strict=False) if b > at)
-
-
 def test_database_survives_a_power_cut_of_its_primary(pg):
-    """The primary's node and its replica die at once (their containers killed on the
-    host's engine). The cluster fences the node, PAF promotes the standby that has the most
-    WAL, the VIP follows; every commit the client was told about is there. The node comes
-    back and its replica rejoins as a standby (its crashed primary's data re-cloned)."""
+    """The primary's host loses power: its data link goes dead, the VIP with it, and its
+    node and replica die at once. The cluster fences the node through the host's BMC (its
+    engine on the management network), PAF promotes the standby that has the most WAL, the
+    VIP follows; every commit the client was told about is there. The host comes back and
+    the replica rejoins as a standby (its crashed primary's data re-cloned)."""
     cluster, client = pg
     primary, _ = wait_primary(cluster, client.netns, None)
     writer = Writer(client, "power-cut")
@@ -509,14 +310,13 @@ def test_database_survives_a_power_cut_of_its_primary(pg):
         writer.wait_acks(50, 0, "the client's first commits through the VIP")
         engine = cluster.host[primary.host]
         cut = time.monotonic()
-        out = engine.docker("kill", primary.host, f"{PG}-docker-{primary.index}")
-        assert out.returncode == 0, out.stderr
+        engine.power_cut(primary.host, f"{PG}-docker-{primary.index}")
         new, promoted = wait_primary(cluster, client.netns, not_on=primary.host)
         writer.wait_acks(50, promoted, "commits through the VIP after the promotion")
     finally:
         acks = writer.stop()
     assert new.host != primary.host
-    check_no_acknowledged_row_lost(cluster, client, acks)
+    check_no_acknowledged_row_lost(client, acks)
     gap = outage(acks, cut)
     measure(
         "database power cut",
@@ -524,6 +324,7 @@ def test_database_survives_a_power_cut_of_its_primary(pg):
         f"{len(acks)} commits acknowledged, none lost",
     )
     measure("database power cut, the client's view", timeline(writer, cut))
+    engine.power_on()
     assert engine.docker("start", primary.host).returncode == 0
     wait_primary(cluster, client.netns, None, standbys=2)
 
@@ -549,7 +350,7 @@ def test_database_switches_over_on_docker_stop(pg):
         writer.wait_acks(50, promoted, "commits through the VIP after the switchover")
     finally:
         acks = writer.stop()
-    check_no_acknowledged_row_lost(cluster, client, acks)
+    check_no_acknowledged_row_lost(client, acks)
     gap = outage(acks, stop)
     measure(
         "database switchover (docker stop)",
