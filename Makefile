@@ -11,13 +11,15 @@ SOAK_JUNIT = $(if $(JUNIT_DIR),--junit $(JUNIT_DIR)/$@.xml)
 # Debian's python3, so that tests run on the Python the image runs; any python3 elsewhere.
 HOST_PYTHON ?= $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
 HOST_DEPS := deps/host-deps.sh
-LEVELS := lint unit supervisor cluster agents image-test image-test-bookworm bench-quick soak-quick
+# A+B: levels run at the same time (tests/levels.py), for make test's time on 2 cores: the
+# unit, supervisor and agents levels measure nothing and share nothing but the CPUs.
+LEVELS := lint unit+supervisor+agents cluster image-test image-test-bookworm bench-quick soak-quick
 # Tests find hadolint, shellcheck & co. from the venv.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: help venv test host-deps-test lint typecheck format unit supervisor cluster agents image-test \
 	image-test-bookworm bench bench-quick bench-booth soak soak-quick clean test-debian13-host \
-	test-database
+	test-database test-bundles-bookworm demo-db demo-db-down
 
 include image/image.mk
 
@@ -26,6 +28,8 @@ help:
 	@echo "make test        installs what it needs (root, Debian), runs every level, sums up"
 	@echo "make unit | supervisor | cluster | agents | image-test | image-test-bookworm   one level"
 	@echo "make test-database [DB_RUNS=N] [BASE_IMAGE=debian:bookworm-slim]   the PostgreSQL bundle's failovers"
+	@echo "make test-bundles-bookworm   the bundles across three hosts on Debian 12 (not in make test)"
+	@echo "make demo-db     the PostgreSQL bundle on three Docker hosts made here (root); demo-db-down"
 	@echo "make bench       formation, failover, stop, footprint, image sizes -> docs/benchmarks.md"
 	@echo "make soak        seeded random faults on 5 nodes (SOAK_SECONDS, SOAK_SEED, SOAK_FENCING=off|ipmi)"
 	@echo "make test-debian13-host   unit, supervisor, cluster inside a Debian 13 root filesystem"
@@ -99,17 +103,20 @@ image-test: $(PYTHON) image
 
 # The image on the other Debian base (Debian 12, Pacemaker 2.1, which running clusters still
 # use): its build, a standalone node, the 3-node compose cluster and fencing. The tests build
-# pacemaker_docker:bookworm themselves (tests/image/conftest.py). Of the bundles across hosts,
-# one test per network mode (make test's time); the database: make test-database
-# BASE_IMAGE=debian:bookworm-slim.
+# pacemaker_docker:bookworm themselves (tests/image/conftest.py). Bundles across hosts on
+# this base: make test-bundles-bookworm (below), and the database: make test-database
+# BASE_IMAGE=debian:bookworm-slim; both outside make test, for its time (about 2.5 min).
 OTHER_BASE_IMAGE ?= debian:bookworm-slim
 image-test-bookworm: $(PYTHON) engine
 	$(HOST_DEPS) compose
 	BASE_IMAGE=$(OTHER_BASE_IMAGE) IMAGE= $(PYTEST) $(PYTEST_FLAGS) $(PYTEST_JUNIT) \
 		tests/image/test_image.py tests/image/test_standalone.py tests/image/test_compose.py \
-		tests/image/test_fencing.py tests/image/test_membership.py tests/image/test_booth_refused.py \
-		tests/image/test_bundle_hosts.py::test_bridge_replicas_get_addresses_on_their_hosts \
-		tests/image/test_bundle_hosts.py::test_host_network_replicas_serve_on_every_host
+		tests/image/test_fencing.py tests/image/test_membership.py tests/image/test_booth_refused.py
+
+# The stateless bundles across three hosts (both network modes) on the other base.
+test-bundles-bookworm: $(PYTHON) engine
+	BASE_IMAGE=$(OTHER_BASE_IMAGE) IMAGE= $(PYTEST) $(PYTEST_FLAGS) \
+		tests/image/test_bundle_hosts.py -k "not database"
 
 # The PostgreSQL bundle of tests/image/test_bundle_hosts.py alone, DB_RUNS times in a row
 # (each on fresh hosts), on BASE_IMAGE's base (make test runs it once, on the default base):
@@ -121,6 +128,16 @@ test-database: $(PYTHON) engine
 		echo "== database run $$i of $(DB_RUNS)"; \
 		$(PYTEST) $(PYTEST_FLAGS) tests/image/test_bundle_hosts.py -k database || exit 1; \
 	done
+
+# The README's database recipe on three Docker hosts made on this machine (network
+# namespaces, a dockerd each: tests/image/engines.py), kept by a background process until
+# demo-db-down; demo/db.py prints how to try a power cut and a switchover. Root only.
+demo-db: $(PYTHON) image
+	$(HOST_DEPS) engine demo-db
+	$(PYTHON) -m demo.db up
+
+demo-db-down: $(PYTHON)
+	$(PYTHON) -m demo.db down
 
 # Compiled bytecode first: start-up figures must not include compiling our modules.
 # Every image variant is built (or found up to date) first so that its size is reported too

@@ -1,7 +1,11 @@
 """`make test`'s driver: run each level (`make LEVEL`), then one summary of them all.
 
-    python -m tests.levels lint unit supervisor cluster agents image-test image-test-bookworm \
+    python -m tests.levels lint unit+supervisor+agents cluster image-test image-test-bookworm \
         bench-quick soak-quick
+
+`A+B` runs levels A and B at the same time (for make test's time on 2 cores; only levels that
+measure nothing and leave each other alone): their output is kept in JUNIT_DIR/LEVEL.log and
+printed, one level after the other, once both have ended.
 
 Every level runs even when an earlier one failed, so one run shows everything that is broken.
 Pytest levels and soak-quick (one case per fault step) are counted from their JUnit XML
@@ -45,14 +49,37 @@ def counts(junit: Path) -> dict[str, int] | None:
 
 
 def run_level(level: str) -> dict:
-    junit = JUNIT_DIR / f"{level}.xml"
-    junit.unlink(missing_ok=True)
     print(f"\n===== make {level} =====", flush=True)
-    t0 = time.monotonic()
-    rc = subprocess.run(
-        ["make", "--no-print-directory", level, f"JUNIT_DIR={JUNIT_DIR}"], cwd=ROOT
-    ).returncode
-    seconds = time.monotonic() - t0
+    return run_group([level])[0]
+
+
+def run_group(levels: list[str]) -> list[dict]:
+    """`make LEVEL` for each of `levels` at once; one level runs with the output as it comes."""
+    procs, logs = [], []
+    for level in levels:
+        (JUNIT_DIR / f"{level}.xml").unlink(missing_ok=True)
+        log = open(JUNIT_DIR / f"{level}.log", "w") if len(levels) > 1 else None  # noqa: SIM115
+        logs.append(log)
+        cmd = ["make", "--no-print-directory", level, f"JUNIT_DIR={JUNIT_DIR}"]
+        procs.append((subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=log), time.monotonic()))
+    ended: dict[str, float] = {}
+    while len(ended) < len(levels):  # each level's own time, whichever ends first
+        for level, (proc, _) in zip(levels, procs, strict=True):
+            if level not in ended and proc.poll() is not None:
+                ended[level] = time.monotonic()
+        time.sleep(0.2 if len(ended) < len(levels) else 0)
+    results = []
+    for level, (proc, t0), log in zip(levels, procs, logs, strict=True):
+        results.append(level_result(level, proc.returncode, ended[level] - t0))
+        if log is not None:
+            log.close()
+            print(f"\n===== make {level} (beside {' '.join(sorted(set(levels) - {level}))}) =====")
+            print((JUNIT_DIR / f"{level}.log").read_text(errors="replace"), end="", flush=True)
+    return results
+
+
+def level_result(level: str, rc: int, seconds: float) -> dict:
+    junit = JUNIT_DIR / f"{level}.xml"
     c = counts(junit)
     if c is None:  # not a pytest level: the level itself is one check
         c = {"passed": int(rc == 0), "failed": int(rc != 0), "skipped": 0, "xfailed": 0}
@@ -61,7 +88,7 @@ def run_level(level: str) -> dict:
     return {"level": level, "rc": rc, "seconds": seconds, **c}
 
 
-def summary(results: list[dict]) -> str:
+def summary(results: list[dict], wall: float) -> str:
     lines = [f"{'level':<12} {'result':<7} {'passed':>6} {'failed':>6} {'skipped':>7}"
              f" {'xfailed':>7} {'time':>8}"]  # fmt: skip
     for r in results:
@@ -71,7 +98,6 @@ def summary(results: list[dict]) -> str:
             f" {r['xfailed']:>7} {minutes(r['seconds']):>8}"
         )
     total = {k: sum(r[k] for r in results) for k in ("passed", "failed", "skipped", "xfailed")}
-    wall = sum(r["seconds"] for r in results)
     lines.append(
         f"{'all':<12} {'':<7} {total['passed']:>6} {total['failed']:>6} {total['skipped']:>7}"
         f" {total['xfailed']:>7} {minutes(wall):>8}"
@@ -91,9 +117,17 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     JUNIT_DIR.mkdir(parents=True, exist_ok=True)
-    results = [run_level(level) for level in argv]
+    t0 = time.monotonic()
+    results = []
+    for group in argv:
+        levels = group.split("+")
+        if len(levels) == 1:
+            results.append(run_level(levels[0]))
+        else:
+            print(f"\n===== make {' and '.join(levels)}, at the same time =====", flush=True)
+            results += run_group(levels)
     print(f"\n===== make test: summary ({os.uname().nodename}) =====")
-    print(summary(results))
+    print(summary(results, time.monotonic() - t0))
     return 0 if all(r["rc"] == 0 for r in results) else 1
 
 

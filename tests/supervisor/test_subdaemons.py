@@ -14,6 +14,10 @@ import pytest
 
 from pcmk_launch.errors import ExitCode
 
+# The restart tests run as PID 1 only: what they check (pacemakerd restarted, or given up on)
+# is the supervisor's plan, the same in both modes; the modes differ in reaping and signals,
+# which test_lifecycle.py runs in both. Each costs 6 to 20 s of real restarts.
+
 
 def kill_subdaemon(launcher, name: str) -> int:
     pacemakerd = launcher.process("pacemakerd")
@@ -22,7 +26,9 @@ def kill_subdaemon(launcher, name: str) -> int:
     return pid
 
 
-def test_a_subdaemon_left_dead_gets_pacemakerd_restarted_and_corosync_stays(launcher):
+@pytest.mark.parametrize("mode", ["pid1"])
+def test_a_subdaemon_left_dead_gets_pacemakerd_restarted_and_corosync_stays(pid1, mode):
+    launcher = pid1
     launcher.start(pacemakerd_no_respawn="pacemaker-based")
     launcher.wait_output("pacemakerd runs its 6 subdaemons; watching them")
     kill_subdaemon(launcher, "pacemaker-based")
@@ -49,7 +55,9 @@ def test_a_respawned_subdaemon_is_only_logged(launcher):
     assert "not respawned" not in launcher.output()
 
 
-def test_pacemakerd_shutting_down_by_itself_is_not_restarted(launcher):
+@pytest.mark.parametrize("mode", ["pid1"])
+def test_pacemakerd_shutting_down_by_itself_is_not_restarted(pid1, mode):
+    launcher = pid1
     launcher.start(pacemakerd_no_respawn="pacemaker-controld", crmadmin_state="shutting_down")
     launcher.wait_output("pacemakerd runs its 6 subdaemons; watching them")
     kill_subdaemon(launcher, "pacemaker-controld")
@@ -59,7 +67,9 @@ def test_pacemakerd_shutting_down_by_itself_is_not_restarted(launcher):
     assert sum(e.startswith("pacemakerd start") for e in launcher.event_texts()) == 1
 
 
-def test_restarts_that_do_not_help_end_in_a_clean_stop_and_exit_6(launcher):
+@pytest.mark.parametrize("mode", ["pid1"])
+def test_restarts_that_do_not_help_end_in_a_clean_stop_and_exit_6(pid1, mode):
+    launcher = pid1
     launcher.start(env={"PCMK_START_TIMEOUT": "1"}, pacemakerd_never="pacemaker-fenced")
     assert launcher.wait(timeout=60) == ExitCode.WEDGED, launcher.output()
     events = launcher.event_texts()
