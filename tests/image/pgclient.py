@@ -92,7 +92,7 @@ def write(host: str, port: int, user: str, db: str, table: str, log_path: str) -
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     sock = None
-    n = 0
+    n, first = 0, True
     failing = ""
     with open(log_path, "a", buffering=1) as log:
         log.write(f"start {time.monotonic():.6f} {time.time():.6f}\n")
@@ -100,9 +100,15 @@ def write(host: str, port: int, user: str, db: str, table: str, log_path: str) -
             if sock is None:
                 try:
                     sock = connect(host, port, user, db)
+                    if first:  # numbers go on after an earlier writer's (never a duplicate)
+                        (row,) = query(sock, f"SELECT coalesce(max(id), 0) FROM {table}")
+                        n, first = int(row[0] or 0), False
                     log.write(f"connected {time.monotonic():.6f}\n")
                     failing = ""
                 except (OSError, PgError) as exc:
+                    if sock is not None:
+                        sock.close()
+                        sock = None
                     # each kind of failure once per streak: the log says what the outage was
                     if type(exc).__name__ != failing:
                         failing = type(exc).__name__

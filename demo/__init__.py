@@ -1,0 +1,1 @@
+"""Demos beyond `make demo` (compose.yaml): `make demo-db` (db.py)."""
