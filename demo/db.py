@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE_DIR = ROOT / "build" / "demo-db"
@@ -233,8 +234,7 @@ def write(paths: Paths, seconds: float | None) -> int:
     from tests.image.pgcluster import Writer, check_no_acknowledged_row_lost, outage
 
     state = load_state(paths)
-    client = type("Client", (), {})()
-    client.netns, client.dir = state["client"]["netns"], Path(state["client"]["dir"])
+    client = SimpleNamespace(netns=state["client"]["netns"], dir=Path(state["client"]["dir"]))
     start = time.monotonic()
     writer = Writer(client, f"write-{int(time.time())}")
     print(f"writing through {state['vip']}; log: {writer.log}; Ctrl-C stops", flush=True)
@@ -275,11 +275,11 @@ def cut(paths: Paths, name: str) -> int:
 def poweron(paths: Paths, name: str) -> int:
     """As after a reboot: the host's own address only (the dead node's VIP must not come
     back), the link up, the node started."""
+    from tests.image.engines import own_address_only
+
     state = load_state(paths)
     node = node_state(state, name)
-    ns = ["ip", "-n", node["netns"]]
-    subprocess.run([*ns, "addr", "flush", "dev", "eth0"], check=True)
-    subprocess.run([*ns, "addr", "add", f"{node['address']}/24", "dev", "eth0"], check=True)
+    own_address_only(node["netns"], node["address"])
     subprocess.run(["ip", "-n", state["switch"], "link", "set", node["port"], "up"], check=True)
     return start_node(paths, name)
 

@@ -62,12 +62,14 @@ def run_group(levels: list[str]) -> list[dict]:
         logs.append(log)
         cmd = ["make", "--no-print-directory", level, f"JUNIT_DIR={JUNIT_DIR}"]
         procs.append((subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=log), time.monotonic()))
-    ended: dict[str, float] = {}
-    while len(ended) < len(levels):  # each level's own time, whichever ends first
+    ended: dict[str, float] = {}  # each level's own time, whichever ends first
+    while True:
         for level, (proc, _) in zip(levels, procs, strict=True):
             if level not in ended and proc.poll() is not None:
                 ended[level] = time.monotonic()
-        time.sleep(0.2 if len(ended) < len(levels) else 0)
+        if len(ended) == len(levels):
+            break
+        time.sleep(0.2)
     results = []
     for level, (proc, t0), log in zip(levels, procs, logs, strict=True):
         results.append(level_result(level, proc.returncode, ended[level] - t0))

@@ -92,8 +92,7 @@ class EngineHost:
         starts the containers that should run again. Nothing for a host that is on."""
         if not self.powered_off:
             return
-        self.ip("addr", "flush", "dev", "eth0").check_returncode()
-        self.ip("addr", "add", f"{self.address}/24", "dev", "eth0").check_returncode()
+        own_address_only(self.netns, self.address)
         self.harness_host.link_up()
         self.powered_off = False
 
@@ -160,6 +159,13 @@ class EngineHost:
                 self.docker("rm", "-f", *ids, timeout=180)
         stop_dockerd(proc, self.dir)
         self.proc = None
+
+
+def own_address_only(netns: str, address: str) -> None:
+    """The host's eth0 with its own address and nothing else, as after a reboot: what a dead
+    node had added there (a VIP, a replica's address) is gone."""
+    for args in (("addr", "flush", "dev", "eth0"), ("addr", "add", f"{address}/24", "dev", "eth0")):
+        subprocess.run(["ip", "-n", netns, *args], check=True, capture_output=True)
 
 
 def stop_dockerd(proc: subprocess.Popen, root: Path) -> None:
