@@ -95,6 +95,20 @@ RUN chmod 0755 /usr/sbin/pcmk-launch \
     && python3 -m compileall -q /usr/lib/python3/dist-packages/pcmk_launch \
     && python3 -c 'import pcmk_launch; print("pcmk_launch", pcmk_launch.__version__)'
 
+# Start order for Pacemaker's daemons (image/pacemaker-gate, a full node only): the fencer, the
+# attribute manager and the controller wait until the daemons they connect to first listen,
+# instead of failing once and retrying a second later. The real daemons move to gated/.
+COPY image/pacemaker-gate /usr/libexec/pcmk-launch/pacemaker-gate
+RUN chmod 0755 /usr/libexec/pcmk-launch/pacemaker-gate \
+    && if [ "$ROLE" = cluster ]; then \
+        mkdir /usr/lib/pacemaker/gated \
+        && for d in $(/usr/libexec/pcmk-launch/pacemaker-gate --gated); do \
+            dpkg-divert --local --rename --divert "/usr/lib/pacemaker/gated/$d" \
+                --add "/usr/lib/pacemaker/$d" \
+            && ln -s /usr/libexec/pcmk-launch/pacemaker-gate "/usr/lib/pacemaker/$d"; \
+        done; \
+    fi
+
 # Fence agent for containerised nodes (agents/fence_docker_api/): kills a node's container
 # through the Docker Engine API. Pacemaker looks for fence agents as /usr/sbin/fence_*.
 COPY agents/fence_docker_api/fence_docker_api.py /usr/sbin/fence_docker_api

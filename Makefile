@@ -66,7 +66,7 @@ lint: $(PYTHON) $(MYPY)
 	$(MYPY)
 	$(VENV)/bin/hadolint Dockerfile examples/postgresql/Dockerfile
 	$(VENV)/bin/shellcheck image/*.sh deps/*.sh tests/harness/*.sh tests/hostroot/*.sh .ci/run \
-		examples/postgresql/pgbundle examples/postgresql/pgsqlms examples/postgresql/bin/pacemakerd
+		image/pacemaker-gate examples/postgresql/pgbundle examples/postgresql/pgsqlms examples/postgresql/bin/pacemakerd
 
 format: $(PYTHON)
 	$(RUFF) format .

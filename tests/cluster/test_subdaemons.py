@@ -15,13 +15,14 @@ Recovery times are printed as TIMING lines, never asserted.
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 
 import pytest
 
 from pcmk_launch.procs import PACEMAKER_SUBDAEMONS
 from tests.harness.cluster import LAUNCHER_ARGV, Cluster, cluster_state, launcher_env
-from tests.harness.hosts import Host, wait_for
+from tests.harness.hosts import PACEMAKER_GATE, Host, wait_for
 
 pytestmark = pytest.mark.root
 
@@ -107,6 +108,20 @@ def kill_round(s: Shared, host: Host, daemon: str) -> None:
     assert host.running, f"the launcher on {host.name} exited:\n{host.log_tail(40)}"
     restarted = RECOVERED.search(log_since(host, mark)) is not None
     s.timings.append((daemon, host.name, took, restarted))
+
+
+def test_three_daemons_started_through_the_gate_without_waiting_it_out(cluster):
+    """The harness lays /usr/lib/pacemaker out as the image does: pacemakerd started the
+    fencer, attribute manager and controller through image/pacemaker-gate, which exec'd the
+    real ones from gated/ once their sockets listened (it says so when it gives up)."""
+    gated = subprocess.run(
+        [str(PACEMAKER_GATE), "--gated"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    for h in cluster.c.hosts:
+        running = h.run(["ps", "-eo", "args"]).stdout.splitlines()
+        for daemon in gated:
+            assert f"/usr/lib/pacemaker/gated/{daemon}" in running, (h.name, running)
+        assert "pacemaker-gate:" not in h.log_path.read_text(errors="replace"), h.name
 
 
 @pytest.mark.parametrize("round_", range(BASED_ROUNDS))

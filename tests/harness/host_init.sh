@@ -8,13 +8,15 @@
 # therefore becomes PID 1 of the host).
 #
 # usage: host_init.sh HOSTNAME READY_FD SEED_DIRS [--bind SRC DST]... [--keep PATH]...
-#                     [--shm-size SIZE] -- ARGV...
+#                     [--shm-size SIZE] [--pacemaker-gate GATE] -- ARGV...
 #   READY_FD   fd on which "ready" is written once set-up is done (then closed)
 #   SEED_DIRS  1: (re)create the directories the Debian packages ship under
 #              the bind-mounted paths, with their owner/mode; 0: leave the
 #              (possibly empty) persistent directories as they are.
 #   --shm-size a size limit for /dev/shm (as Docker's --shm-size; its default is 64m);
 #              none: an unlimited tmpfs
+#   --pacemaker-gate  lay /usr/lib/pacemaker out as the image does (see image/pacemaker-gate):
+#              the daemons GATE stands in for run it, the real ones are under gated/
 set -eu
 
 hostname=$1 ready_fd=$2 seed_dirs=$3
@@ -37,6 +39,11 @@ done
 shm_opts=mode=1777,nosuid,nodev
 if [ "$1" = --shm-size ]; then
     shm_opts=$shm_opts,size=$2
+    shift 2
+fi
+gate=
+if [ "$1" = --pacemaker-gate ]; then
+    gate=$2
     shift 2
 fi
 [ "$1" = -- ] && shift
@@ -75,6 +82,26 @@ mount -t tmpfs -o "$shm_opts" tmpfs /dev/shm
 for f in /proc/sysrq-trigger /proc/sys/kernel/sysrq; do
     if [ -e "$f" ]; then mount --bind /dev/null "$f"; fi
 done
+
+# The image's dpkg-divert, in this host's mounts only: a tmpfs over /usr/lib/pacemaker holds
+# a link per file, to the gate or to the real file, which the real directory, moved to gated/,
+# still holds.
+if [ -n "$gate" ]; then
+    mkdir /run/.pacemaker
+    mount --bind /usr/lib/pacemaker /run/.pacemaker
+    mount -t tmpfs -o mode=0755 tmpfs /usr/lib/pacemaker
+    gated=" $("$gate" --gated | tr '\n' ' ') "
+    for f in /run/.pacemaker/*; do
+        n=${f##*/}
+        case $gated in
+        *" $n "*) ln -s "$gate" "/usr/lib/pacemaker/$n" ;;
+        *) ln -s "gated/$n" "/usr/lib/pacemaker/$n" ;;
+        esac
+    done
+    mkdir /usr/lib/pacemaker/gated
+    mount --move /run/.pacemaker /usr/lib/pacemaker/gated
+    rmdir /run/.pacemaker
+fi
 
 # dir OWNER GROUP MODE PATH: like the packages' postinst (dpkg-statoverride).
 dir() {

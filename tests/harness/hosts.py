@@ -57,6 +57,8 @@ from ..hostdeps import install_hint
 
 HERE = Path(__file__).resolve().parent
 HOST_INIT = HERE / "host_init.sh"
+# The image's start order for Pacemaker's daemons; hosts running the launcher get it too.
+PACEMAKER_GATE = HERE.parents[1] / "image" / "pacemaker-gate"
 # The checkout and its venv stay visible in the hosts even when they live under /tmp, which
 # every host gets privately (a CI clone may well be there).
 _UNDER_TMP = sorted(
@@ -426,6 +428,11 @@ def _kill_netns_pids(inode: int, timeout: float = 10) -> None:
         time.sleep(0.05)
 
 
+def runs_launcher(argv: Sequence[str]) -> bool:
+    """Whether argv is `python -m pcmk_launch ...` (any interpreter)."""
+    return list(argv[1:3]) == ["-m", "pcmk_launch"]
+
+
 class Host:
     """One simulated host: a netns with eth0 on the switch, persistent dirs,
     and (once started) a process tree in its own pid/mount/uts/ipc namespaces."""
@@ -535,8 +542,12 @@ class Host:
         argv: Sequence[str],
         env: Mapping[str, str] | None = None,
         ready_timeout: float = 15,
+        gate: bool | None = None,
     ) -> int:
         """Run ``argv`` as the host's PID 1; return its (root-namespace) pid.
+
+        ``gate``: lay out /usr/lib/pacemaker as the image does (image/pacemaker-gate); by
+        default when ``argv`` runs the launcher, not for a naive start of the daemons.
 
         ``env`` is added to :data:`BASE_ENV` (the harness' own environment is
         not inherited).  Output goes to ``self.log_path`` (appended, with a
@@ -562,6 +573,8 @@ class Host:
             bind_args += ["--keep", path]
         if self.shm_size:
             bind_args += ["--shm-size", self.shm_size]
+        if gate if gate is not None else runs_launcher(self.argv):
+            bind_args += ["--pacemaker-gate", str(PACEMAKER_GATE)]
         cmd = [
             "ip", "netns", "exec", self.netns,
             "unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--mount-proc",

@@ -226,7 +226,13 @@ def test_image_contents(image):
         "! ls /var/lib/apt/lists | grep -q Packages; "  # apt lists cleaned
         # no Pacemaker Remote key baked in (Debian's postinst makes one): it would be shared
         # by everyone who pulls the image
-        "test ! -e /etc/pacemaker/authkey"
+        "test ! -e /etc/pacemaker/authkey; "
+        # image/pacemaker-gate stands in for three daemons, diverted the dpkg way
+        "for d in $(/usr/libexec/pcmk-launch/pacemaker-gate --gated); do "
+        '  test "$(readlink /usr/lib/pacemaker/$d)" = /usr/libexec/pcmk-launch/pacemaker-gate; '
+        "  test -x /usr/lib/pacemaker/gated/$d; "
+        "  dpkg-divert --truename /usr/lib/pacemaker/$d | grep -qx /usr/lib/pacemaker/gated/$d; "
+        "done"
     )
     out = run("-c", script, entrypoint="bash")
     assert out.returncode == 0, out.stdout + out.stderr

@@ -117,6 +117,19 @@ def test_standalone_forms_a_one_node_cluster_named_after_the_host(standalone):
     assert "partition with quorum" in text.stdout
 
 
+def test_pacemakers_daemons_started_through_the_gate_without_waiting_it_out(standalone):
+    """The fencer, attribute manager and controller run from gated/ (image/pacemaker-gate
+    exec'd them), and no gate gave up waiting: the socket names it waits for are this
+    Pacemaker's."""
+    ps = dexec(standalone, "ps", "-eo", "args")
+    assert ps.returncode == 0, ps.stderr
+    gated = dexec(standalone, "/usr/libexec/pcmk-launch/pacemaker-gate", "--gated").stdout.split()
+    running = ps.stdout.splitlines()
+    for daemon in gated:
+        assert f"/usr/lib/pacemaker/gated/{daemon}" in running, ps.stdout
+    assert "pacemaker-gate:" not in logs(standalone)
+
+
 def test_standalone_sees_the_hosts_containers_through_the_socket(standalone):
     inside = dexec(standalone, "docker", "ps", "--no-trunc", "--format", "{{.ID}} {{.Names}}")
     assert inside.returncode == 0, inside.stderr
