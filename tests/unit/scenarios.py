@@ -189,7 +189,8 @@ SCENARIOS = [
         (N2, N3),
     ),
     Scenario(
-        # the fast profile: a 750 ms token that stays 750 ms with 3 nodes
+        # a short token (README, "How fast a node is failed over"): 750 ms that stays 750 ms
+        # with 3 nodes
         "fast",
         {
             "PCMK_NODE_LIST": THREE,
